@@ -37,7 +37,7 @@ function(vmm_add_module component)
     PRIVATE ${arg_SOURCES})
   target_compile_features(${target} PUBLIC cxx_std_23)
   target_link_libraries(${target} PUBLIC ${arg_DEPENDS} ${arg_LIBS} PRIVATE $<BUILD_INTERFACE:vmm_warnings>)
-  set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name} CXX_EXTENSIONS OFF)
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${export_name})
   install(TARGETS ${target} EXPORT vmm-targets
     ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
     FILE_SET CXX_MODULES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/vmm/${component}")
