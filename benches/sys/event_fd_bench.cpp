@@ -3,7 +3,7 @@
 // Cases:
 //   BM_sys_event_fd_round_trip       event_fd::write(1) then event_fd::read() on a non-blocking eventfd: the cost
 //                                    of the wrapper's error handling on the doorbell every device uses.
-//   BM_sys_baseline_eventfd_round_trip  raw ::write / ::read of 8 bytes on an eventfd: the floor. Read the first
+//   BM_sys_baseline_event_fd_round_trip  raw ::write / ::read of 8 bytes on an eventfd: the floor. Read the first
 //                                    case as a ratio to this one (both run in the same process and machine state).
 #include <benchmark/benchmark.h>
 
@@ -31,7 +31,7 @@ void BM_sys_event_fd_round_trip(benchmark::State& state) {
 }
 BENCHMARK(BM_sys_event_fd_round_trip);
 
-void BM_sys_baseline_eventfd_round_trip(benchmark::State& state) {
+void BM_sys_baseline_event_fd_round_trip(benchmark::State& state) {
   const int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (fd < 0) {
     state.SkipWithError("eventfd failed");
@@ -46,6 +46,6 @@ void BM_sys_baseline_eventfd_round_trip(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   ::close(fd);
 }
-BENCHMARK(BM_sys_baseline_eventfd_round_trip);
+BENCHMARK(BM_sys_baseline_event_fd_round_trip);
 
 }  // namespace

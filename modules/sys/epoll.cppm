@@ -14,12 +14,12 @@ enum class event_set : std::uint32_t {
   readable = EPOLLIN,
   writable = EPOLLOUT,
   priority = EPOLLPRI,
-  error = EPOLLERR,             ///< always reported, even when not asked for
-  hang_up = EPOLLHUP,           ///< always reported, even when not asked for
-  read_hang_up = EPOLLRDHUP,    ///< the peer shut down its writing half
-  edge_triggered = EPOLLET,     ///< report a condition when it arises, not while it lasts
-  one_shot = EPOLLONESHOT,      ///< disable the registration after one report (re-arm with modify)
-  exclusive = EPOLLEXCLUSIVE,   ///< wake one of several epoll instances waiting on the same fd (add only)
+  error = EPOLLERR,            ///< always reported, even when not asked for
+  hang_up = EPOLLHUP,          ///< always reported, even when not asked for
+  read_hang_up = EPOLLRDHUP,   ///< the peer shut down its writing half
+  edge_triggered = EPOLLET,    ///< report a condition when it arises, not while it lasts
+  one_shot = EPOLLONESHOT,     ///< disable the registration after one report (re-arm with modify)
+  exclusive = EPOLLEXCLUSIVE,  ///< wake one of several epoll instances waiting on the same fd (add only)
 };
 
 [[nodiscard]] constexpr auto operator|(event_set a, event_set b) noexcept -> event_set {
@@ -31,7 +31,9 @@ enum class event_set : std::uint32_t {
 [[nodiscard]] constexpr auto operator~(event_set a) noexcept -> event_set {
   return static_cast<event_set>(~std::to_underlying(a));
 }
-constexpr auto operator|=(event_set& a, event_set b) noexcept -> event_set& { return a = a | b; }
+constexpr auto operator|=(event_set& a, event_set b) noexcept -> event_set& {
+  return a = a | b;
+}
 /// Whether every flag of `flags` is set in `set`.
 [[nodiscard]] constexpr auto contains(event_set set, event_set flags) noexcept -> bool {
   return (set & flags) == flags;
@@ -72,8 +74,7 @@ class epoll {
 
   /// As wait(out), but returns 0 when nothing is ready within `timeout` (0 polls without blocking).
   /// Errors: as wait(out), plus vmm::sys::errc::invalid_duration for a negative timeout.
-  [[nodiscard]] auto wait(std::span<ready_event> out, std::chrono::milliseconds timeout) const
-      -> result<std::size_t>;
+  [[nodiscard]] auto wait(std::span<ready_event> out, std::chrono::milliseconds timeout) const -> result<std::size_t>;
 
   [[nodiscard]] auto fd() const noexcept -> borrowed_fd { return fd_.borrow(); }
 

@@ -72,15 +72,15 @@ export namespace vmm::sys {
 
 /// Failures that vmm.sys detects itself (OS failures keep their errno in std::system_category()).
 enum class errc : std::uint8_t {
-  invalid_signal = 1,       ///< the signal number is outside the range the call accepts
-  too_many_fds,             ///< more file descriptors than one SCM_RIGHTS message may carry
-  fds_truncated,            ///< the peer sent more file descriptors than the receiver allowed
-  message_truncated,        ///< a datagram or packet was larger than the receive buffer
-  empty_message,            ///< file descriptors must travel with at least one byte of data
-  path_too_long,            ///< a unix socket path does not fit in sockaddr_un
-  invalid_duration,         ///< a timer duration is negative, or zero where zero would mean "disarm"
-  invalid_name,             ///< a temporary file or directory prefix contains '/' or NUL
-  closed_fd,                ///< the operation was given an empty (closed) descriptor
+  invalid_signal = 1,  ///< the signal number is outside the range the call accepts
+  too_many_fds,        ///< more file descriptors than one SCM_RIGHTS message may carry
+  fds_truncated,       ///< the peer sent more file descriptors than the receiver allowed
+  message_truncated,   ///< a datagram or packet was larger than the receive buffer
+  empty_message,       ///< file descriptors must travel with at least one byte of data
+  path_too_long,       ///< a unix socket path does not fit in sockaddr_un
+  invalid_duration,    ///< a timer duration is negative, or zero where zero would mean "disarm"
+  invalid_name,        ///< a temporary file or directory prefix contains '/' or NUL
+  closed_fd,           ///< the operation was given an empty (closed) descriptor
 };
 
 /// The category of vmm::sys::errc, named "vmm.sys".

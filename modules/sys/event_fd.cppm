@@ -9,9 +9,9 @@ export namespace vmm::sys {
 
 /// How an event_fd behaves.
 struct event_fd_options {
-  std::uint64_t initial = 0;   ///< starting counter value (the kernel limits it to 32 bits: EINVAL above)
-  bool semaphore = false;      ///< read() takes 1 from the counter instead of draining it
-  bool nonblocking = false;    ///< read() on zero and overflowing write() fail with EAGAIN instead of blocking
+  std::uint64_t initial = 0;  ///< starting counter value (the kernel limits it to 32 bits: EINVAL above)
+  bool semaphore = false;     ///< read() takes 1 from the counter instead of draining it
+  bool nonblocking = false;   ///< read() on zero and overflowing write() fail with EAGAIN instead of blocking
 };
 
 /// An eventfd: write() adds to a counter, read() takes it (all of it, or 1 in semaphore mode). Close-on-exec.

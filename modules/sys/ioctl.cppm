@@ -13,7 +13,7 @@ import :fd;
 export namespace vmm::sys {
 
 /// A direction of data transfer in an ioctl request, as seen from user space.
-enum class ioctl_dir : std::uint32_t { none = 0, write = 1, read = 2, read_write = 3 };
+enum class ioctl_dir : std::uint8_t { none = 0, write = 1, read = 2, read_write = 3 };
 
 /// The request number for (direction, type, number, argument size). Sizes of 2^14 bytes or more cannot be encoded;
 /// asking for one fails compilation in a constant expression.

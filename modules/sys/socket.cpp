@@ -78,7 +78,7 @@ auto send_with_fds(borrowed_fd socket, std::span<const std::byte> data, std::spa
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = SCM_RIGHTS;
     header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::byte* payload = reinterpret_cast<std::byte*>(CMSG_DATA(header));
+    auto* payload = reinterpret_cast<std::byte*>(CMSG_DATA(header));
     for (const auto fd : fds) {
       const int raw = fd.get();
       std::memcpy(payload, &raw, sizeof raw);
@@ -94,8 +94,7 @@ auto send_with_fds(borrowed_fd socket, std::span<const std::byte> data, std::spa
   return static_cast<std::size_t>(sent);
 }
 
-auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t max_fds)
-    -> result<received_message> {
+auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t max_fds) -> result<received_message> {
   if (max_fds > max_fds_per_message) {
     return failure(errc::too_many_fds);
   }
@@ -121,7 +120,7 @@ auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t 
       continue;
     }
     const std::size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    const std::byte* payload = reinterpret_cast<const std::byte*>(CMSG_DATA(header));
+    const auto* payload = reinterpret_cast<const std::byte*>(CMSG_DATA(header));
     for (std::size_t i = 0; i < count; ++i) {
       int raw = -1;
       std::memcpy(&raw, payload + (i * sizeof raw), sizeof raw);
@@ -158,7 +157,8 @@ auto unix_listener::bind(const std::filesystem::path& path, socket_kind kind, in
 }
 
 unix_listener::unix_listener(unix_listener&& other) noexcept
-    : fd_{std::move(other.fd_)}, path_{std::exchange(other.path_, {})} {}
+    : fd_{std::move(other.fd_)}, path_{std::exchange(other.path_, {})} {
+}
 
 auto unix_listener::operator=(unix_listener&& other) noexcept -> unix_listener& {
   if (this != &other) {
@@ -169,7 +169,9 @@ auto unix_listener::operator=(unix_listener&& other) noexcept -> unix_listener& 
   return *this;
 }
 
-unix_listener::~unix_listener() { close(); }
+unix_listener::~unix_listener() {
+  close();
+}
 
 void unix_listener::close() noexcept {
   fd_.reset();

@@ -38,8 +38,8 @@ auto temp_file::create(std::string_view prefix, std::filesystem::path directory)
   return temp_file{unique_fd{fd}, std::filesystem::path{*name}};
 }
 
-temp_file::temp_file(temp_file&& other) noexcept
-    : fd_{std::move(other.fd_)}, path_{std::exchange(other.path_, {})} {}
+temp_file::temp_file(temp_file&& other) noexcept : fd_{std::move(other.fd_)}, path_{std::exchange(other.path_, {})} {
+}
 
 auto temp_file::operator=(temp_file&& other) noexcept -> temp_file& {
   if (this != &other) {
@@ -50,7 +50,9 @@ auto temp_file::operator=(temp_file&& other) noexcept -> temp_file& {
   return *this;
 }
 
-temp_file::~temp_file() { remove(); }
+temp_file::~temp_file() {
+  remove();
+}
 
 void temp_file::remove() noexcept {
   if (!path_.empty()) {
@@ -77,7 +79,8 @@ auto temp_dir::create(std::string_view prefix, std::filesystem::path parent) -> 
   return temp_dir{std::filesystem::path{*name}};
 }
 
-temp_dir::temp_dir(temp_dir&& other) noexcept : path_{std::exchange(other.path_, {})} {}
+temp_dir::temp_dir(temp_dir&& other) noexcept : path_{std::exchange(other.path_, {})} {
+}
 
 auto temp_dir::operator=(temp_dir&& other) noexcept -> temp_dir& {
   if (this != &other) {
@@ -87,7 +90,9 @@ auto temp_dir::operator=(temp_dir&& other) noexcept -> temp_dir& {
   return *this;
 }
 
-temp_dir::~temp_dir() { remove(); }
+temp_dir::~temp_dir() {
+  remove();
+}
 
 void temp_dir::remove() noexcept {
   if (!path_.empty()) {

@@ -88,7 +88,8 @@ auto raw_terminal::enable(borrowed_fd tty) -> result<raw_terminal> {
 }
 
 raw_terminal::raw_terminal(raw_terminal&& other) noexcept
-    : fd_{std::exchange(other.fd_, -1)}, ticket_{std::exchange(other.ticket_, 0)} {}
+    : fd_{std::exchange(other.fd_, -1)}, ticket_{std::exchange(other.ticket_, 0)} {
+}
 
 auto raw_terminal::operator=(raw_terminal&& other) noexcept -> raw_terminal& {
   if (this != &other) {

@@ -56,8 +56,7 @@ auto timer_fd::arm_once(std::chrono::nanoseconds after) const -> result<void> {
   return set(after, std::chrono::nanoseconds::zero(), false);
 }
 
-auto timer_fd::arm_periodic(std::chrono::nanoseconds first, std::chrono::nanoseconds interval) const
-    -> result<void> {
+auto timer_fd::arm_periodic(std::chrono::nanoseconds first, std::chrono::nanoseconds interval) const -> result<void> {
   if (first.count() <= 0 || interval.count() <= 0) {
     return failure(errc::invalid_duration);
   }

@@ -39,8 +39,7 @@ class timer_fd {
   /// monotonic timer: steady_clock::now().time_since_epoch() + delay). A deadline already past expires at once.
   /// `interval` > 0 repeats afterwards. Errors: invalid_duration for a non-positive deadline or negative interval.
   [[nodiscard]] auto arm_at(std::chrono::nanoseconds deadline,
-                            std::chrono::nanoseconds interval = std::chrono::nanoseconds::zero()) const
-      -> result<void>;
+                            std::chrono::nanoseconds interval = std::chrono::nanoseconds::zero()) const -> result<void>;
 
   /// Stops the timer; expirations already counted stay readable.
   [[nodiscard]] auto disarm() const -> result<void>;

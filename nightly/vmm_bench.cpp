@@ -1,0 +1,133 @@
+// vmm-bench — cpp-vmm's benchmark tool.
+//
+//   vmm-bench ratios FILE.json...
+//       Reads Google Benchmark JSON output and prints, for every benchmark BM_<c>_<op> that has a raw baseline
+//       BM_<c>_baseline_<op> in the same files, both times and their ratio. Uses the median aggregate when the run
+//       had repetitions, else the single run. Exit status: 0 on success, 1 on unreadable input, 2 on bad usage.
+#include <nlohmann/json.hpp>
+
+import std;
+
+namespace {
+
+struct measurement {
+  double real_time = 0;
+  std::string unit;
+};
+
+// Times in nanoseconds, whatever unit the file used.
+auto to_ns(double value, std::string_view unit) -> std::optional<double> {
+  if (unit == "ns") {
+    return value;
+  }
+  if (unit == "us") {
+    return value * 1e3;
+  }
+  if (unit == "ms") {
+    return value * 1e6;
+  }
+  if (unit == "s") {
+    return value * 1e9;
+  }
+  return std::nullopt;
+}
+
+// Collects name → real time (ns) from one Google Benchmark JSON file. Prefers "median" aggregates.
+auto read_results(const std::filesystem::path& path, std::map<std::string, double>& out) -> std::optional<std::string> {
+  std::ifstream in{path};
+  if (!in) {
+    return std::format("{}: cannot open the file", path.string());
+  }
+  const auto doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded()) {
+    return std::format("{}: not valid JSON", path.string());
+  }
+  if (!doc.is_object() || !doc.contains("benchmarks") || !doc["benchmarks"].is_array()) {
+    return std::format("{}: no \"benchmarks\" array (is this Google Benchmark JSON output?)", path.string());
+  }
+  std::map<std::string, double> singles;
+  std::map<std::string, double> medians;
+  for (const auto& entry : doc["benchmarks"]) {
+    if (!entry.is_object() || !entry.contains("real_time") || !entry["real_time"].is_number() ||
+        !entry.contains("name") || !entry["name"].is_string()) {
+      return std::format("{}: a benchmark entry lacks \"name\" or a numeric \"real_time\"", path.string());
+    }
+    const auto unit = entry.value("time_unit", std::string{"ns"});
+    const auto ns = to_ns(entry["real_time"].get<double>(), unit);
+    if (!ns) {
+      return std::format("{}: unknown time_unit \"{}\" in {}", path.string(), unit, entry["name"].get<std::string>());
+    }
+    const auto run_type = entry.value("run_type", std::string{"iteration"});
+    if (run_type == "aggregate") {
+      if (entry.value("aggregate_name", std::string{}) == "median") {
+        medians[entry.value("run_name", entry["name"].get<std::string>())] = *ns;
+      }
+    } else {
+      singles.try_emplace(entry.value("run_name", entry["name"].get<std::string>()), *ns);
+    }
+  }
+  for (const auto& [name, ns] : singles) {
+    out[name] = ns;
+  }
+  for (const auto& [name, ns] : medians) {
+    out[name] = ns;  // a median over repetitions beats any single repetition
+  }
+  return std::nullopt;
+}
+
+auto ratios(std::span<char* const> files) -> int {
+  std::map<std::string, double> results;
+  for (const char* file : files) {
+    if (auto error = read_results(file, results)) {
+      std::println(std::cerr, "vmm-bench ratios: {}", *error);
+      return 1;
+    }
+  }
+  constexpr std::string_view marker = "baseline_";
+  std::println("{:<56} {:>14} {:>14} {:>8}", "benchmark", "time (ns)", "baseline (ns)", "ratio");
+  int pairs = 0;
+  for (const auto& [name, baseline_ns] : results) {
+    const auto at = name.find(marker);
+    if (at == std::string::npos) {
+      continue;
+    }
+    const auto subject = name.substr(0, at) + name.substr(at + marker.size());
+    const auto found = results.find(subject);
+    if (found == results.end()) {
+      std::println("{:<56} {:>14} {:>14.1f} {:>8}", subject, "(missing)", baseline_ns, "-");
+      continue;
+    }
+    std::println("{:<56} {:>14.1f} {:>14.1f} {:>7.3f}x", subject, found->second, baseline_ns,
+                 found->second / baseline_ns);
+    ++pairs;
+  }
+  if (pairs == 0) {
+    std::println("(no benchmark had a BM_<c>_baseline_<op> partner)");
+  }
+  return 0;
+}
+
+void usage() {
+  std::println(std::cerr, "usage: vmm-bench ratios FILE.json...");
+}
+
+}  // namespace
+
+auto main(int argc, char** argv) -> int {
+  const std::span<char* const> args{argv, static_cast<std::size_t>(argc)};
+  if (args.size() < 2) {
+    usage();
+    return 2;
+  }
+  const std::string_view command = args[1];
+  if (command == "ratios") {
+    if (args.size() < 3) {
+      usage();
+      return 2;
+    }
+    return ratios(args.subspan(2));
+  }
+  std::println(std::cerr, "vmm-bench: unknown command \"{}\"", command);
+  usage();
+  return 2;
+}
