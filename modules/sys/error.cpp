@@ -31,15 +31,13 @@ class sys_error_category final : public std::error_category {
       case sys::errc::message_truncated:
         return "The received packet was larger than the buffer; its tail was discarded";
       case sys::errc::empty_message:
-        return "File descriptors must be sent with at least one byte of data";
+        return "File descriptors must travel with at least one byte of data (and a receive buffer must hold one)";
       case sys::errc::path_too_long:
         return "Unix socket path is longer than sockaddr_un can hold (107 bytes)";
       case sys::errc::invalid_duration:
         return "Timer duration is negative, or zero where zero would disarm the timer";
       case sys::errc::invalid_name:
         return "Temporary file name prefix contains '/' or a NUL byte";
-      case sys::errc::closed_fd:
-        return "Operation on an empty (closed) file descriptor";
     }
     return "Unknown vmm.sys error " + std::to_string(value);
   }

@@ -76,11 +76,10 @@ enum class errc : std::uint8_t {
   too_many_fds,        ///< more file descriptors than one SCM_RIGHTS message may carry
   fds_truncated,       ///< the peer sent more file descriptors than the receiver allowed
   message_truncated,   ///< a datagram or packet was larger than the receive buffer
-  empty_message,       ///< file descriptors must travel with at least one byte of data
+  empty_message,       ///< fds must travel with at least one byte; a receive buffer must hold one
   path_too_long,       ///< a unix socket path does not fit in sockaddr_un
   invalid_duration,    ///< a timer duration is negative, or zero where zero would mean "disarm"
   invalid_name,        ///< a temporary file or directory prefix contains '/' or NUL
-  closed_fd,           ///< the operation was given an empty (closed) descriptor
 };
 
 /// The category of vmm::sys::errc, named "vmm.sys".

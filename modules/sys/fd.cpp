@@ -19,8 +19,12 @@ void unique_fd::reset(int fd) noexcept {
 }
 
 auto unique_fd::duplicate() const -> result<unique_fd> {
+  return sys::duplicate(borrow());
+}
+
+auto duplicate(borrowed_fd fd) -> result<unique_fd> {
   // SAFETY: fcntl(F_DUPFD_CLOEXEC) only reads the descriptor number; a bad one fails with EBADF.
-  const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  const int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
     return os_failure();
   }

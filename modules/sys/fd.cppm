@@ -65,6 +65,10 @@ class unique_fd {
   int fd_ = -1;
 };
 
+/// A new owner of a duplicate (F_DUPFD_CLOEXEC) of `fd`. Errors: EBADF for a closed or empty descriptor, EMFILE
+/// when the process is out of descriptors.
+[[nodiscard]] auto duplicate(borrowed_fd fd) -> result<unique_fd>;
+
 /// Sets or clears O_NONBLOCK. Errors: EBADF for a closed or empty descriptor.
 [[nodiscard]] auto set_nonblocking(borrowed_fd fd, bool nonblocking) -> result<void>;
 

@@ -21,8 +21,10 @@ static_assert(iowr<kvm_msrs>(KVMIO, 0x88) == KVM_GET_MSRS);
 static_assert(ior<unsigned int>('T', 0x30) == TIOCGPTN);
 
 auto ioctl(borrowed_fd fd, unsigned long request) -> result<int> {
-  // SAFETY: a request without an argument passes no pointer to the kernel.
-  const int ret = ::ioctl(fd.get(), request);
+  // SAFETY: a request without an argument passes no pointer to the kernel. ioctl is variadic, so the third
+  // argument is passed explicitly as 0: otherwise the kernel reads whatever the register holds, and KVM rejects a
+  // non-zero argument for KVM_GET_API_VERSION and KVM_RUN, and reads KVM_CREATE_VM's as the machine type.
+  const int ret = ::ioctl(fd.get(), request, 0UL);
   if (ret < 0) {
     return os_failure();
   }

@@ -98,6 +98,9 @@ auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t 
   if (max_fds > max_fds_per_message) {
     return failure(errc::too_many_fds);
   }
+  if (buffer.empty()) {
+    return failure(errc::empty_message);  // a 0-byte result must only ever mean "the peer closed"
+  }
   ::iovec iov{.iov_base = buffer.data(), .iov_len = buffer.size()};
   ::msghdr message{};
   message.msg_iov = &iov;
@@ -127,7 +130,9 @@ auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t 
       received.fds.emplace_back(raw);
     }
   }
-  if ((message.msg_flags & MSG_CTRUNC) != 0) {
+  // CMSG_SPACE pads the control buffer to 8 bytes, so for an odd max_fds the kernel may fit one descriptor more
+  // than the caller allowed without setting MSG_CTRUNC: count what arrived instead of trusting the flag alone.
+  if ((message.msg_flags & MSG_CTRUNC) != 0 || received.fds.size() > max_fds) {
     return failure(errc::fds_truncated);
   }
   if ((message.msg_flags & MSG_TRUNC) != 0) {

@@ -40,6 +40,7 @@ struct received_message {
 
 /// Receives into `buffer`, accepting at most `max_fds` descriptors. Errors (in each case every descriptor that
 /// arrived is closed before returning): vmm::sys::errc::fds_truncated when the peer sent more than `max_fds`;
+/// errc::empty_message for an empty `buffer` (0 bytes received must only ever mean end of stream);
 /// errc::message_truncated when a seqpacket or datagram message did not fit in `buffer`; errc::too_many_fds when
 /// `max_fds` exceeds max_fds_per_message; EAGAIN/EINTR as for recv(2).
 [[nodiscard]] auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t max_fds = 0)

@@ -46,6 +46,7 @@ auto temp_file::operator=(temp_file&& other) noexcept -> temp_file& {
     remove();
     fd_ = std::move(other.fd_);
     path_ = std::exchange(other.path_, {});
+    keep_ = other.keep_;
   }
   return *this;
 }
@@ -55,7 +56,7 @@ temp_file::~temp_file() {
 }
 
 void temp_file::remove() noexcept {
-  if (!path_.empty()) {
+  if (!path_.empty() && !keep_) {
     std::error_code ignored;  // nothing useful to do in a destructor if someone already removed it
     std::filesystem::remove(path_, ignored);
     path_.clear();
@@ -63,8 +64,9 @@ void temp_file::remove() noexcept {
   fd_.reset();
 }
 
-auto temp_file::persist() noexcept -> std::filesystem::path {
-  return std::exchange(path_, {});
+auto temp_file::persist() noexcept -> const std::filesystem::path& {
+  keep_ = true;
+  return path_;
 }
 
 auto temp_dir::create(std::string_view prefix, std::filesystem::path parent) -> result<temp_dir> {

@@ -23,14 +23,16 @@ class temp_file {
   [[nodiscard]] auto path() const noexcept -> const std::filesystem::path& { return path_; }
   [[nodiscard]] auto fd() const noexcept -> borrowed_fd { return fd_.borrow(); }
 
-  /// Keeps the file on disk: the destructor will only close the descriptor. Returns the path.
-  auto persist() noexcept -> std::filesystem::path;
+  /// Keeps the file on disk: the destructor will only close the descriptor. Returns the path, which path() also
+  /// keeps reporting.
+  auto persist() noexcept -> const std::filesystem::path&;
 
  private:
   temp_file(unique_fd fd, std::filesystem::path path) noexcept : fd_{std::move(fd)}, path_{std::move(path)} {}
   void remove() noexcept;
   unique_fd fd_;
   std::filesystem::path path_;
+  bool keep_ = false;
 };
 
 /// A new, uniquely named directory (mode 0700), removed with everything in it on destruction.

@@ -2,6 +2,7 @@ module;
 #include <cerrno>
 #include <cstdlib>
 #include <termios.h>
+#include <unistd.h>
 module vmm.sys;
 import std;
 
@@ -11,7 +12,8 @@ namespace {
 // The saved settings of every terminal currently in raw mode, so a process exit can restore them.
 struct saved_terminal {
   std::uint64_t ticket;
-  int fd;
+  int fd;           // the guard's own duplicate, open for as long as the entry exists
+  ::pid_t owner;    // the process that made the guard: a forked child must not restore its parent's terminal
   ::termios settings;
 };
 
@@ -30,8 +32,12 @@ auto registry() -> terminal_registry& {
 extern "C" void restore_all_terminals() {
   auto& r = registry();
   const std::scoped_lock lock{r.mutex};
+  const ::pid_t self = ::getpid();
   // Newest first, so a terminal put into raw mode twice ends in its original state.
   for (auto& entry : std::views::reverse(r.entries)) {
+    if (entry.owner != self) {
+      continue;
+    }
     // SAFETY: tcsetattr reads the saved settings; a descriptor closed meanwhile fails harmlessly with EBADF.
     static_cast<void>(::tcsetattr(entry.fd, TCSANOW, &entry.settings));
   }
@@ -47,7 +53,7 @@ auto register_terminal(int fd, const ::termios& settings) -> std::uint64_t {
   auto& r = registry();
   const std::scoped_lock lock{r.mutex};
   const auto ticket = r.next_ticket++;
-  r.entries.push_back({ticket, fd, settings});
+  r.entries.push_back({ticket, fd, ::getpid(), settings});
   return ticket;
 }
 
@@ -72,29 +78,33 @@ auto raw_terminal::enable(borrowed_fd tty) -> result<raw_terminal> {
   if (::tcgetattr(tty.get(), &saved) < 0) {
     return os_failure();
   }
+  auto own = duplicate(tty);
+  if (!own) {
+    return std::unexpected(own.error());
+  }
   ::termios raw = saved;
   raw.c_lflag &= ~static_cast<::tcflag_t>(ICANON | ECHO | ISIG | IEXTEN);
   raw.c_iflag &= ~static_cast<::tcflag_t>(IXON | ICRNL);
   raw.c_cc[VMIN] = 1;
   raw.c_cc[VTIME] = 0;
-  const auto ticket = register_terminal(tty.get(), saved);
+  const auto ticket = register_terminal(own->get(), saved);
   // SAFETY: tcsetattr reads `raw`, a live local.
-  if (::tcsetattr(tty.get(), TCSANOW, &raw) < 0) {
+  if (::tcsetattr(own->get(), TCSANOW, &raw) < 0) {
     const auto error = last_os_error();
     static_cast<void>(unregister_terminal(ticket));
     return std::unexpected(error);
   }
-  return raw_terminal{tty.get(), ticket};
+  return raw_terminal{std::move(*own), ticket};
 }
 
 raw_terminal::raw_terminal(raw_terminal&& other) noexcept
-    : fd_{std::exchange(other.fd_, -1)}, ticket_{std::exchange(other.ticket_, 0)} {
+    : fd_{std::move(other.fd_)}, ticket_{std::exchange(other.ticket_, 0)} {
 }
 
 auto raw_terminal::operator=(raw_terminal&& other) noexcept -> raw_terminal& {
   if (this != &other) {
     static_cast<void>(restore());
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::move(other.fd_);
     ticket_ = std::exchange(other.ticket_, 0);
   }
   return *this;
@@ -102,7 +112,7 @@ auto raw_terminal::operator=(raw_terminal&& other) noexcept -> raw_terminal& {
 
 raw_terminal::~raw_terminal() {
   static_cast<void>(restore());
-}
+}  // fd_ closes after the settings are back
 
 auto raw_terminal::restore() -> result<void> {
   const auto ticket = std::exchange(ticket_, 0);

@@ -41,7 +41,8 @@ class timer_fd {
   [[nodiscard]] auto arm_at(std::chrono::nanoseconds deadline,
                             std::chrono::nanoseconds interval = std::chrono::nanoseconds::zero()) const -> result<void>;
 
-  /// Stops the timer; expirations already counted stay readable.
+  /// Stops the timer. Like every re-arm (timerfd_settime), it also discards expirations not yet read, so a later
+  /// wait() on a non-blocking timer returns EAGAIN.
   [[nodiscard]] auto disarm() const -> result<void>;
 
   /// Blocks until the timer has expired at least once (unless non-blocking) and returns the expiration count.
