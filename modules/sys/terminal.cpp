@@ -12,8 +12,8 @@ namespace {
 // The saved settings of every terminal currently in raw mode, so a process exit can restore them.
 struct saved_terminal {
   std::uint64_t ticket;
-  int fd;           // the guard's own duplicate, open for as long as the entry exists
-  ::pid_t owner;    // the process that made the guard: a forked child must not restore its parent's terminal
+  int fd;         // the guard's own duplicate, open for as long as the entry exists
+  ::pid_t owner;  // the process that made the guard: a forked child must not restore its parent's terminal
   ::termios settings;
 };
 

@@ -2,6 +2,7 @@
 export module vmm.testing;
 import std;
 import vmm.sys;
+export import :event_manager;
 
 export namespace vmm::testing {
 
@@ -9,6 +10,14 @@ export namespace vmm::testing {
 /// BOOST_TEST(result.error() == os_error(EBADF)).
 [[nodiscard]] inline auto os_error(int error_number) -> std::error_code {
   return {error_number, std::system_category()};
+}
+
+/// The error a result holds, or an empty error_code when it holds a value. Compare with this rather than with
+/// r.error(), which is undefined behaviour on a result that (wrongly) succeeded:
+/// BOOST_TEST(error_of(r) == os_error(EBADF)) fails readably as "system:0 != system:9".
+template <class T>
+[[nodiscard]] auto error_of(const vmm::result<T>& r) -> std::error_code {
+  return r.error_or(std::error_code{});
 }
 
 /// "ok", or the category, value and message of the error: a readable failure message for BOOST_TEST.

@@ -14,14 +14,14 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 
 namespace {
 
 // Every enumerator of vmm::sys::errc, in declaration order. Keep in step with error.cppm.
 constexpr std::array all_sys_errors{
-    sys::errc::invalid_signal, sys::errc::too_many_fds,     sys::errc::fds_truncated,
-    sys::errc::message_truncated, sys::errc::empty_message, sys::errc::path_too_long,
-    sys::errc::invalid_duration, sys::errc::invalid_name,
+    sys::errc::invalid_signal, sys::errc::too_many_fds,  sys::errc::fds_truncated,    sys::errc::message_truncated,
+    sys::errc::empty_message,  sys::errc::path_too_long, sys::errc::invalid_duration, sys::errc::invalid_name,
 };
 
 // The first value past the last enumerator (invalid_name == 8).
@@ -89,18 +89,24 @@ struct recorded_violation {
 };
 
 [[noreturn]] void record_and_throw(const vmm::contract_violation& violation) {
-  throw recorded_violation{.message = std::string{violation.message},
-                           .file = violation.where.file_name(),
-                           .line = violation.where.line()};
+  throw recorded_violation{
+      .message = std::string{violation.message}, .file = violation.where.file_name(), .line = violation.where.line()};
 }
 
-[[noreturn]] void first_handler(const vmm::contract_violation& /*violation*/) { std::abort(); }
-[[noreturn]] void second_handler(const vmm::contract_violation& /*violation*/) { std::abort(); }
+[[noreturn]] void first_handler(const vmm::contract_violation& /*violation*/) {
+  std::abort();
+}
+[[noreturn]] void second_handler(const vmm::contract_violation& /*violation*/) {
+  std::abort();
+}
 
 // Breaks the "must not return" rule on purpose.
-void returning_handler(const vmm::contract_violation& /*violation*/) {}
+void returning_handler(const vmm::contract_violation& /*violation*/) {
+}
 
-[[noreturn]] void exiting_handler(const vmm::contract_violation& /*violation*/) { ::_exit(custom_handler_ran); }
+[[noreturn]] void exiting_handler(const vmm::contract_violation& /*violation*/) {
+  ::_exit(custom_handler_ran);
+}
 
 // Installs a handler for one test and puts the previous one back afterwards.
 class handler_scope {
@@ -134,7 +140,7 @@ BOOST_AUTO_TEST_CASE(result_is_std_expected_with_an_error_code) {
 BOOST_AUTO_TEST_CASE(result_carries_the_error_of_a_failed_call) {
   const auto r = half(7);
   BOOST_TEST(!r.has_value());
-  BOOST_TEST(r.error() == os_error(EINVAL));
+  BOOST_TEST(error_of(r) == os_error(EINVAL));
 }
 
 BOOST_AUTO_TEST_CASE(os_failure_with_a_number_is_that_errno_in_the_system_category) {
@@ -241,8 +247,7 @@ BOOST_AUTO_TEST_CASE(errc_values_are_not_zero_so_they_read_as_errors) {
 
 BOOST_AUTO_TEST_CASE(failing_check_throws_the_message_under_the_test_guard) {
   const vmm::testing::contract_violation_guard guard;
-  BOOST_CHECK_EXCEPTION(vmm::contract_check(false, "queue index out of range"),
-                        vmm::testing::contract_violation_error,
+  BOOST_CHECK_EXCEPTION(vmm::contract_check(false, "queue index out of range"), vmm::testing::contract_violation_error,
                         [](const auto& error) { return carries_message(error, "queue index out of range"); });
 }
 

@@ -11,6 +11,7 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 
 namespace {
 
@@ -93,7 +94,7 @@ BOOST_AUTO_TEST_CASE(duplicate_is_a_separate_close_on_exec_descriptor) {
 
 BOOST_AUTO_TEST_CASE(duplicate_of_empty_fd_returns_ebadf) {
   const sys::unique_fd empty;
-  BOOST_TEST(empty.duplicate().error() == os_error(EBADF));
+  BOOST_TEST(error_of(empty.duplicate()) == os_error(EBADF));
 }
 
 BOOST_AUTO_TEST_CASE(pipe_ends_are_close_on_exec) {
@@ -126,7 +127,7 @@ BOOST_AUTO_TEST_CASE(nonblocking_read_of_empty_pipe_returns_eagain) {
   auto pipe = sys::make_pipe(true);
   BOOST_TEST_REQUIRE(pipe.has_value());
   std::array<std::byte, 4> buffer{};
-  BOOST_TEST(sys::read(pipe->first, buffer).error() == os_error(EAGAIN));
+  BOOST_TEST(error_of(sys::read(pipe->first, buffer)) == os_error(EAGAIN));
 }
 
 BOOST_AUTO_TEST_CASE(set_nonblocking_toggles_o_nonblock) {
@@ -142,10 +143,10 @@ BOOST_AUTO_TEST_CASE(set_nonblocking_toggles_o_nonblock) {
 BOOST_AUTO_TEST_CASE(operations_on_a_closed_descriptor_return_ebadf) {
   const sys::borrowed_fd closed{-1};
   std::array<std::byte, 4> buffer{};
-  BOOST_TEST(sys::read(closed, buffer).error() == os_error(EBADF));
-  BOOST_TEST(sys::write(closed, buffer).error() == os_error(EBADF));
-  BOOST_TEST(sys::set_nonblocking(closed, true).error() == os_error(EBADF));
-  BOOST_TEST(sys::is_nonblocking(closed).error() == os_error(EBADF));
+  BOOST_TEST(error_of(sys::read(closed, buffer)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::write(closed, buffer)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::set_nonblocking(closed, true)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::is_nonblocking(closed)) == os_error(EBADF));
   BOOST_TEST(!sys::is_open(closed));
 }
 
@@ -157,7 +158,7 @@ BOOST_AUTO_TEST_CASE(write_to_pipe_without_reader_returns_epipe) {
   auto* previous = std::signal(SIGPIPE, SIG_IGN);
   const auto written = sys::write(pipe->second, bytes("x"));
   std::signal(SIGPIPE, previous);
-  BOOST_TEST(written.error() == os_error(EPIPE));
+  BOOST_TEST(error_of(written) == os_error(EPIPE));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,6 +16,7 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 
 // The helpers must compute exactly what the kernel's _IO/_IOR/_IOW/_IOWR macros compute. These are compile-time
 // checks; the test cases below repeat a few at run time so a report lists them.
@@ -176,7 +177,7 @@ BOOST_AUTO_TEST_CASE(ioctl_with_val_passes_the_value_itself) {
   const auto flushed = sys::ioctl_with_val(pty->master, TCFLSH, TCIOFLUSH);
   BOOST_TEST(flushed.has_value(), vmm::testing::describe(flushed));
   constexpr unsigned long no_such_queue = 7;
-  BOOST_TEST(sys::ioctl_with_val(pty->master, TCFLSH, no_such_queue).error() == os_error(EINVAL));
+  BOOST_TEST(error_of(sys::ioctl_with_val(pty->master, TCFLSH, no_such_queue)) == os_error(EINVAL));
 }
 
 BOOST_AUTO_TEST_CASE(ioctl_with_ptr_lets_the_kernel_write_the_argument) {
@@ -220,25 +221,25 @@ BOOST_AUTO_TEST_CASE(kvm_check_extension_receives_the_capability_by_value) {
 BOOST_AUTO_TEST_CASE(every_call_on_a_closed_descriptor_returns_ebadf) {
   const sys::borrowed_fd closed{-1};
   int argument = 0;
-  BOOST_TEST(sys::ioctl(closed, TIOCEXCL).error() == os_error(EBADF));
-  BOOST_TEST(sys::ioctl_with_val(closed, TCFLSH, TCIOFLUSH).error() == os_error(EBADF));
-  BOOST_TEST(sys::ioctl_with_ptr(closed, FIONREAD, &argument).error() == os_error(EBADF));
-  BOOST_TEST(sys::ioctl_with_mut_ref(closed, FIONREAD, argument).error() == os_error(EBADF));
-  BOOST_TEST(sys::ioctl_with_ref(closed, TIOCSPTLCK, argument).error() == os_error(EBADF));
+  BOOST_TEST(error_of(sys::ioctl(closed, TIOCEXCL)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::ioctl_with_val(closed, TCFLSH, TCIOFLUSH)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::ioctl_with_ptr(closed, FIONREAD, &argument)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::ioctl_with_mut_ref(closed, FIONREAD, argument)) == os_error(EBADF));
+  BOOST_TEST(error_of(sys::ioctl_with_ref(closed, TIOCSPTLCK, argument)) == os_error(EBADF));
 }
 
 BOOST_AUTO_TEST_CASE(request_a_pipe_does_not_understand_returns_enotty) {
   auto pipe = sys::make_pipe();
   BOOST_TEST_REQUIRE(pipe.has_value(), vmm::testing::describe(pipe));
   ::winsize size{};
-  BOOST_TEST(sys::ioctl(pipe->first, KVM_GET_API_VERSION).error() == os_error(ENOTTY));
-  BOOST_TEST(sys::ioctl_with_mut_ref(pipe->first, TIOCGWINSZ, size).error() == os_error(ENOTTY));
+  BOOST_TEST(error_of(sys::ioctl(pipe->first, KVM_GET_API_VERSION)) == os_error(ENOTTY));
+  BOOST_TEST(error_of(sys::ioctl_with_mut_ref(pipe->first, TIOCGWINSZ, size)) == os_error(ENOTTY));
 }
 
 BOOST_AUTO_TEST_CASE(null_pointer_for_a_read_request_returns_efault) {
   auto pty = open_pseudo_terminal();
   BOOST_TEST_REQUIRE(pty.has_value(), vmm::testing::describe(pty));
-  BOOST_TEST(sys::ioctl_with_ptr(pty->master, TIOCGWINSZ, nullptr).error() == os_error(EFAULT));
+  BOOST_TEST(error_of(sys::ioctl_with_ptr(pty->master, TIOCGWINSZ, nullptr)) == os_error(EFAULT));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

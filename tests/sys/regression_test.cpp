@@ -18,6 +18,7 @@ import vmm.testing;
 using vmm::testing::open_fd_count;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -116,7 +117,7 @@ BOOST_AUTO_TEST_CASE(received_descriptors_beyond_max_fds_are_closed_not_leaked) 
   BOOST_TEST_REQUIRE(sys::send_with_fds(pair->first, bytes("x"), fds).has_value());
   std::array<std::byte, 4> buffer{};
   const auto got = sys::recv_with_fds(pair->second, buffer, 2);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::fds_truncated));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::fds_truncated));
   BOOST_TEST(open_fd_count() == before);
 }
 
@@ -146,7 +147,7 @@ BOOST_AUTO_TEST_CASE(descriptors_arriving_with_a_truncated_datagram_are_closed) 
   BOOST_TEST_REQUIRE(sys::send_with_fds(pair->first, bytes("too long for it"), fds).has_value());
   std::array<std::byte, 2> small{};
   const auto got = sys::recv_with_fds(pair->second, small, 1);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::message_truncated));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::message_truncated));
   BOOST_TEST(open_fd_count() == before);
 }
 
@@ -172,8 +173,8 @@ BOOST_AUTO_TEST_CASE(epoll_wait_with_an_empty_span_returns_einval_without_touchi
   const auto poller = sys::epoll::create();
   BOOST_TEST_REQUIRE(poller.has_value(), vmm::testing::describe(poller));
   const std::span<sys::ready_event> nothing{};  // data() is nullptr
-  BOOST_TEST(poller->wait(nothing).error() == os_error(EINVAL));
-  BOOST_TEST(poller->wait(nothing, std::chrono::milliseconds{0}).error() == os_error(EINVAL));
+  BOOST_TEST(error_of(poller->wait(nothing)) == os_error(EINVAL));
+  BOOST_TEST(error_of(poller->wait(nothing, std::chrono::milliseconds{0})) == os_error(EINVAL));
 }
 
 BOOST_AUTO_TEST_CASE(ioctl_without_argument_passes_zero_so_kvm_does_not_reject_it) {
@@ -215,8 +216,8 @@ BOOST_AUTO_TEST_CASE(temp_prefix_with_a_parent_directory_component_is_rejected) 
   const auto outer = make_scratch_dir();
   const auto inner = outer.path() / "inner";
   fs::create_directory(inner);
-  BOOST_TEST(sys::temp_file::create("../escape-", inner).error() == make_error_code(sys::errc::invalid_name));
-  BOOST_TEST(sys::temp_dir::create("../escape-", inner).error() == make_error_code(sys::errc::invalid_name));
+  BOOST_TEST(error_of(sys::temp_file::create("../escape-", inner)) == make_error_code(sys::errc::invalid_name));
+  BOOST_TEST(error_of(sys::temp_dir::create("../escape-", inner)) == make_error_code(sys::errc::invalid_name));
   BOOST_TEST(std::distance(fs::directory_iterator{outer.path()}, fs::directory_iterator{}) == 1);
 }
 
@@ -228,7 +229,7 @@ BOOST_AUTO_TEST_CASE(socket_path_without_room_for_the_nul_is_rejected_not_trunca
   const auto listener = sys::unix_listener::bind(prefix);
   BOOST_TEST_REQUIRE(listener.has_value(), vmm::testing::describe(listener));
   const fs::path longer{prefix.native() + "q"};
-  BOOST_TEST(sys::unix_connect(longer).error() == make_error_code(sys::errc::path_too_long));
+  BOOST_TEST(error_of(sys::unix_connect(longer)) == make_error_code(sys::errc::path_too_long));
 }
 
 BOOST_AUTO_TEST_CASE(failed_bind_does_not_unlink_a_file_it_does_not_own) {
@@ -278,14 +279,14 @@ BOOST_AUTO_TEST_CASE(moved_from_temp_dir_does_not_remove_the_new_owners_director
 BOOST_AUTO_TEST_CASE(event_fd_initial_value_above_32_bits_is_rejected_not_truncated) {
   // Truncated to unsigned int, 2^32 + 1 would start the counter at 1.
   const auto event = sys::event_fd::create({.initial = two_to_the_32 + 1});
-  BOOST_TEST(event.error() == os_error(EINVAL));
+  BOOST_TEST(error_of(event) == os_error(EINVAL));
 }
 
 BOOST_AUTO_TEST_CASE(timer_arm_once_with_zero_is_rejected_not_a_silent_disarm) {
   const auto timer = sys::timer_fd::create();
   BOOST_TEST_REQUIRE(timer.has_value(), vmm::testing::describe(timer));
   BOOST_TEST_REQUIRE(timer->arm_once(std::chrono::hours{1}).has_value());
-  BOOST_TEST(timer->arm_once(std::chrono::nanoseconds::zero()).error() ==
+  BOOST_TEST(error_of(timer->arm_once(std::chrono::nanoseconds::zero())) ==
              make_error_code(sys::errc::invalid_duration));
   BOOST_TEST(timer->state().value().armed());
 }

@@ -12,6 +12,7 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -218,7 +219,7 @@ BOOST_AUTO_TEST_CASE(sending_one_more_than_the_kernel_maximum_is_too_many_fds) {
   BOOST_TEST_REQUIRE((pair.has_value() && pipe.has_value()));
   const std::vector<sys::borrowed_fd> fds(sys::max_fds_per_message + 1, pipe->second.borrow());
   const auto sent = sys::send_with_fds(pair->first, bytes("x"), fds);
-  BOOST_TEST(sent.error() == make_error_code(sys::errc::too_many_fds));
+  BOOST_TEST(error_of(sent) == make_error_code(sys::errc::too_many_fds));
 }
 
 BOOST_AUTO_TEST_CASE(descriptors_without_data_are_an_empty_message) {
@@ -227,7 +228,7 @@ BOOST_AUTO_TEST_CASE(descriptors_without_data_are_an_empty_message) {
   BOOST_TEST_REQUIRE((pair.has_value() && pipe.has_value()));
   const std::array<sys::borrowed_fd, 1> fds{pipe->second};
   const auto sent = sys::send_with_fds(pair->first, {}, fds);
-  BOOST_TEST(sent.error() == make_error_code(sys::errc::empty_message));
+  BOOST_TEST(error_of(sent) == make_error_code(sys::errc::empty_message));
 }
 
 BOOST_AUTO_TEST_CASE(sending_a_closed_descriptor_returns_ebadf) {
@@ -237,7 +238,7 @@ BOOST_AUTO_TEST_CASE(sending_a_closed_descriptor_returns_ebadf) {
   const sys::borrowed_fd closed{pipe->second.get()};
   pipe->second.reset();
   const std::array<sys::borrowed_fd, 1> fds{closed};
-  BOOST_TEST(sys::send_with_fds(pair->first, bytes("x"), fds).error() == os_error(EBADF));
+  BOOST_TEST(error_of(sys::send_with_fds(pair->first, bytes("x"), fds)) == os_error(EBADF));
 }
 
 BOOST_AUTO_TEST_CASE(sending_to_a_closed_peer_returns_epipe_without_sigpipe) {
@@ -245,11 +246,11 @@ BOOST_AUTO_TEST_CASE(sending_to_a_closed_peer_returns_epipe_without_sigpipe) {
   BOOST_TEST_REQUIRE(pair.has_value(), vmm::testing::describe(pair));
   pair->second.reset();
   // With SIGPIPE at its default disposition, a raised signal would kill the test process here.
-  BOOST_TEST(sys::send_with_fds(pair->first, bytes("x")).error() == os_error(EPIPE));
+  BOOST_TEST(error_of(sys::send_with_fds(pair->first, bytes("x"))) == os_error(EPIPE));
 }
 
 BOOST_AUTO_TEST_CASE(sending_on_a_closed_socket_returns_ebadf) {
-  BOOST_TEST(sys::send_with_fds(sys::borrowed_fd{-1}, bytes("x")).error() == os_error(EBADF));
+  BOOST_TEST(error_of(sys::send_with_fds(sys::borrowed_fd{-1}, bytes("x"))) == os_error(EBADF));
 }
 
 // --- what the receiver rejects ---
@@ -259,7 +260,7 @@ BOOST_AUTO_TEST_CASE(allowing_more_than_the_kernel_maximum_is_too_many_fds) {
   BOOST_TEST_REQUIRE(pair.has_value(), vmm::testing::describe(pair));
   std::array<std::byte, 4> buffer{};
   const auto got = sys::recv_with_fds(pair->second, buffer, sys::max_fds_per_message + 1);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::too_many_fds));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::too_many_fds));
 }
 
 BOOST_AUTO_TEST_CASE(three_descriptors_for_a_receiver_allowing_one_are_truncated_and_closed) {
@@ -271,7 +272,7 @@ BOOST_AUTO_TEST_CASE(three_descriptors_for_a_receiver_allowing_one_are_truncated
   BOOST_TEST_REQUIRE(sys::send_with_fds(pair->first, bytes("x"), fds).has_value());
   std::array<std::byte, 4> buffer{};
   const auto got = sys::recv_with_fds(pair->second, buffer, 1);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::fds_truncated));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::fds_truncated));
   BOOST_TEST(vmm::testing::open_fd_count() == before);
 }
 
@@ -284,7 +285,7 @@ BOOST_AUTO_TEST_CASE(descriptors_for_a_receiver_allowing_none_are_truncated_and_
   BOOST_TEST_REQUIRE(sys::send_with_fds(pair->first, bytes("x"), fds).has_value());
   std::array<std::byte, 4> buffer{};
   const auto got = sys::recv_with_fds(pair->second, buffer);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::fds_truncated));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::fds_truncated));
   BOOST_TEST(vmm::testing::open_fd_count() == before);
 }
 
@@ -294,7 +295,7 @@ BOOST_AUTO_TEST_CASE(seqpacket_larger_than_the_buffer_is_message_truncated) {
   BOOST_TEST_REQUIRE(sys::send_with_fds(pair->first, bytes("eight by")).value() == 8U);
   std::array<std::byte, 4> small{};
   const auto got = sys::recv_with_fds(pair->second, small);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::message_truncated));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::message_truncated));
 }
 
 BOOST_AUTO_TEST_CASE(datagram_larger_than_the_buffer_is_message_truncated) {
@@ -303,7 +304,7 @@ BOOST_AUTO_TEST_CASE(datagram_larger_than_the_buffer_is_message_truncated) {
   BOOST_TEST_REQUIRE(sys::send_with_fds(pair->first, bytes("eight by")).value() == 8U);
   std::array<std::byte, 4> small{};
   const auto got = sys::recv_with_fds(pair->second, small);
-  BOOST_TEST(got.error() == make_error_code(sys::errc::message_truncated));
+  BOOST_TEST(error_of(got) == make_error_code(sys::errc::message_truncated));
 }
 
 BOOST_AUTO_TEST_CASE(stream_message_larger_than_the_buffer_is_read_in_parts) {
@@ -335,12 +336,12 @@ BOOST_AUTO_TEST_CASE(nonblocking_receive_with_nothing_queued_returns_eagain) {
   BOOST_TEST_REQUIRE(pair.has_value(), vmm::testing::describe(pair));
   BOOST_TEST_REQUIRE(sys::set_nonblocking(pair->second, true).has_value());
   std::array<std::byte, 4> buffer{};
-  BOOST_TEST(sys::recv_with_fds(pair->second, buffer, 1).error() == os_error(EAGAIN));
+  BOOST_TEST(error_of(sys::recv_with_fds(pair->second, buffer, 1)) == os_error(EAGAIN));
 }
 
 BOOST_AUTO_TEST_CASE(receiving_on_a_closed_socket_returns_ebadf) {
   std::array<std::byte, 4> buffer{};
-  BOOST_TEST(sys::recv_with_fds(sys::borrowed_fd{-1}, buffer).error() == os_error(EBADF));
+  BOOST_TEST(error_of(sys::recv_with_fds(sys::borrowed_fd{-1}, buffer)) == os_error(EBADF));
 }
 
 // --- unix_listener and unix_connect ---
@@ -449,7 +450,7 @@ BOOST_AUTO_TEST_CASE(nonblocking_accept_with_no_pending_connection_returns_eagai
   const auto listener = sys::unix_listener::bind(dir.path() / "idle.sock");
   BOOST_TEST_REQUIRE(listener.has_value(), vmm::testing::describe(listener));
   BOOST_TEST_REQUIRE(sys::set_nonblocking(listener->fd(), true).has_value());
-  BOOST_TEST(listener->accept().error() == os_error(EAGAIN));
+  BOOST_TEST(error_of(listener->accept()) == os_error(EAGAIN));
 }
 
 BOOST_AUTO_TEST_CASE(binding_a_path_in_use_returns_eaddrinuse) {
@@ -458,7 +459,7 @@ BOOST_AUTO_TEST_CASE(binding_a_path_in_use_returns_eaddrinuse) {
   const auto first = sys::unix_listener::bind(path);
   BOOST_TEST_REQUIRE(first.has_value(), vmm::testing::describe(first));
   const auto second = sys::unix_listener::bind(path);
-  BOOST_TEST(second.error() == os_error(EADDRINUSE));
+  BOOST_TEST(error_of(second) == os_error(EADDRINUSE));
 }
 
 BOOST_AUTO_TEST_CASE(failed_bind_leaves_the_existing_listener_reachable) {
@@ -476,7 +477,7 @@ BOOST_AUTO_TEST_CASE(binding_over_a_regular_file_returns_eaddrinuse_and_keeps_th
   const auto path = dir.path() / "plain.txt";
   std::ofstream{path} << "not a socket";
   const auto listener = sys::unix_listener::bind(path);
-  BOOST_TEST(listener.error() == os_error(EADDRINUSE));
+  BOOST_TEST(error_of(listener) == os_error(EADDRINUSE));
   BOOST_TEST(fs::is_regular_file(path));
 }
 
@@ -492,32 +493,32 @@ BOOST_AUTO_TEST_CASE(path_of_107_bytes_fits) {
 BOOST_AUTO_TEST_CASE(path_of_108_bytes_is_path_too_long) {
   const auto dir = make_socket_dir();
   const auto path = path_of_length(dir.path(), sun_path_size);
-  BOOST_TEST(sys::unix_listener::bind(path).error() == make_error_code(sys::errc::path_too_long));
-  BOOST_TEST(sys::unix_connect(path).error() == make_error_code(sys::errc::path_too_long));
+  BOOST_TEST(error_of(sys::unix_listener::bind(path)) == make_error_code(sys::errc::path_too_long));
+  BOOST_TEST(error_of(sys::unix_connect(path)) == make_error_code(sys::errc::path_too_long));
   BOOST_TEST(!fs::exists(path));
 }
 
 BOOST_AUTO_TEST_CASE(empty_path_is_path_too_long) {
-  BOOST_TEST(sys::unix_listener::bind(fs::path{}).error() == make_error_code(sys::errc::path_too_long));
-  BOOST_TEST(sys::unix_connect(fs::path{}).error() == make_error_code(sys::errc::path_too_long));
+  BOOST_TEST(error_of(sys::unix_listener::bind(fs::path{})) == make_error_code(sys::errc::path_too_long));
+  BOOST_TEST(error_of(sys::unix_connect(fs::path{})) == make_error_code(sys::errc::path_too_long));
 }
 
 BOOST_AUTO_TEST_CASE(binding_in_a_missing_directory_returns_enoent) {
   const auto dir = make_socket_dir();
   const auto listener = sys::unix_listener::bind(dir.path() / "missing" / "s.sock");
-  BOOST_TEST(listener.error() == os_error(ENOENT));
+  BOOST_TEST(error_of(listener) == os_error(ENOENT));
 }
 
 BOOST_AUTO_TEST_CASE(connecting_to_a_missing_path_returns_enoent) {
   const auto dir = make_socket_dir();
-  BOOST_TEST(sys::unix_connect(dir.path() / "nobody.sock").error() == os_error(ENOENT));
+  BOOST_TEST(error_of(sys::unix_connect(dir.path() / "nobody.sock")) == os_error(ENOENT));
 }
 
 BOOST_AUTO_TEST_CASE(connecting_to_a_path_nobody_listens_on_returns_econnrefused) {
   const auto dir = make_socket_dir();
   const auto path = dir.path() / "plain.txt";
   std::ofstream{path} << "not a socket";
-  BOOST_TEST(sys::unix_connect(path).error() == os_error(ECONNREFUSED));
+  BOOST_TEST(error_of(sys::unix_connect(path)) == os_error(ECONNREFUSED));
 }
 
 BOOST_AUTO_TEST_CASE(moved_listener_keeps_the_path_until_the_new_owner_dies) {
@@ -554,7 +555,7 @@ BOOST_AUTO_TEST_CASE(receiving_into_an_empty_buffer_is_an_empty_message) {
   auto pair = sys::socket_pair();
   BOOST_TEST_REQUIRE(pair.has_value(), vmm::testing::describe(pair));
   // A 0-byte result must only ever mean "the peer closed", so an empty buffer is refused up front.
-  BOOST_TEST(sys::recv_with_fds(pair->first, {}).error() == make_error_code(sys::errc::empty_message));
+  BOOST_TEST(error_of(sys::recv_with_fds(pair->first, {})) == make_error_code(sys::errc::empty_message));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -292,40 +293,40 @@ BOOST_AUTO_TEST_CASE(directory_move_assignment_removes_the_directory_it_replaces
 
 BOOST_AUTO_TEST_CASE(file_prefix_with_a_slash_is_an_invalid_name) {
   const auto file = sys::temp_file::create("sub/dir-");
-  BOOST_TEST(file.error() == make_error_code(sys::errc::invalid_name));
+  BOOST_TEST(error_of(file) == make_error_code(sys::errc::invalid_name));
 }
 
 BOOST_AUTO_TEST_CASE(file_prefix_with_a_nul_byte_is_an_invalid_name) {
   constexpr std::string_view with_nul{"abc\0def", 7};
   const auto file = sys::temp_file::create(with_nul);
-  BOOST_TEST(file.error() == make_error_code(sys::errc::invalid_name));
+  BOOST_TEST(error_of(file) == make_error_code(sys::errc::invalid_name));
 }
 
 BOOST_AUTO_TEST_CASE(directory_prefix_with_a_slash_or_nul_is_an_invalid_name) {
   constexpr std::string_view with_nul{"abc\0def", 7};
-  BOOST_TEST(sys::temp_dir::create("sub/dir-").error() == make_error_code(sys::errc::invalid_name));
-  BOOST_TEST(sys::temp_dir::create(with_nul).error() == make_error_code(sys::errc::invalid_name));
+  BOOST_TEST(error_of(sys::temp_dir::create("sub/dir-")) == make_error_code(sys::errc::invalid_name));
+  BOOST_TEST(error_of(sys::temp_dir::create(with_nul)) == make_error_code(sys::errc::invalid_name));
 }
 
 BOOST_AUTO_TEST_CASE(file_in_a_missing_directory_returns_enoent) {
   const auto dir = sys::temp_dir::create();
   BOOST_TEST_REQUIRE(dir.has_value(), vmm::testing::describe(dir));
   const auto file = sys::temp_file::create("x-", dir->path() / "missing");
-  BOOST_TEST(file.error() == os_error(ENOENT));
+  BOOST_TEST(error_of(file) == os_error(ENOENT));
 }
 
 BOOST_AUTO_TEST_CASE(directory_in_a_missing_parent_returns_enoent) {
   const auto dir = sys::temp_dir::create();
   BOOST_TEST_REQUIRE(dir.has_value(), vmm::testing::describe(dir));
   const auto nested = sys::temp_dir::create("x-", dir->path() / "missing");
-  BOOST_TEST(nested.error() == os_error(ENOENT));
+  BOOST_TEST(error_of(nested) == os_error(ENOENT));
 }
 
 BOOST_AUTO_TEST_CASE(file_under_a_regular_file_returns_enotdir) {
   const auto plain = sys::temp_file::create();
   BOOST_TEST_REQUIRE(plain.has_value(), vmm::testing::describe(plain));
   const auto file = sys::temp_file::create("x-", plain->path());
-  BOOST_TEST(file.error() == os_error(ENOTDIR));
+  BOOST_TEST(error_of(file) == os_error(ENOTDIR));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -16,6 +16,7 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::error_of;
 
 namespace {
 
@@ -309,11 +310,11 @@ BOOST_AUTO_TEST_CASE(move_assignment_restores_the_terminal_the_target_guarded) {
 BOOST_AUTO_TEST_CASE(enable_on_a_pipe_returns_enotty) {
   auto pipe = sys::make_pipe();
   BOOST_TEST_REQUIRE(pipe.has_value(), vmm::testing::describe(pipe));
-  BOOST_TEST(sys::raw_terminal::enable(pipe->first).error() == os_error(ENOTTY));
+  BOOST_TEST(error_of(sys::raw_terminal::enable(pipe->first)) == os_error(ENOTTY));
 }
 
 BOOST_AUTO_TEST_CASE(enable_on_a_closed_descriptor_returns_ebadf) {
-  BOOST_TEST(sys::raw_terminal::enable(sys::borrowed_fd{-1}).error() == os_error(EBADF));
+  BOOST_TEST(error_of(sys::raw_terminal::enable(sys::borrowed_fd{-1})) == os_error(EBADF));
 }
 
 // --- every exit path ---
