@@ -29,6 +29,7 @@ auto registry::acquire_slot() -> result<subscriber_id> {
     }
     slot = static_cast<std::uint32_t>(slots_.size());
     slots_.emplace_back();
+    free_slots_.reserve(slots_.capacity());  // so recycle_slot() never allocates
   }
   slots_[slot].live = true;
   ++live_slots_;
@@ -49,6 +50,7 @@ void registry::release_slot(std::uint32_t slot) noexcept {
   --live_slots_;
 }
 
+// NOLINTNEXTLINE(bugprone-exception-escape): push_back cannot throw, see the reserve() in add().
 void registry::retire(std::uint32_t index) noexcept {
   auto& entry = registrations_[index];
   entry.live = false;
@@ -67,6 +69,9 @@ auto registry::add(std::uint32_t slot, const events& interest) -> result<void> {
     }
     index = static_cast<std::uint32_t>(registrations_.size());
     registrations_.emplace_back();
+    // The free list never holds more entries than the table, so with this capacity retire() (noexcept) never
+    // has to allocate.
+    free_registrations_.reserve(registrations_.capacity());
   }
   auto& entry = registrations_[index];
   if (auto added = epoll_.add(interest.fd(), interest.set(), token(index, entry.generation)); !added) {

@@ -74,7 +74,7 @@ class registry {
   /// recycle_slot(), so a subscriber still running in it can finish first.
   void release_slot(std::uint32_t slot) noexcept;
   /// Makes a released slot available to acquire_slot() again.
-  void recycle_slot(std::uint32_t slot) { free_slots_.push_back(slot); }
+  void recycle_slot(std::uint32_t slot) { free_slots_.push_back(slot); }  // capacity reserved in acquire_slot()
   /// Whether `id` names a live subscriber.
   [[nodiscard]] auto is_live(subscriber_id id) const noexcept -> bool {
     return id.slot() < slots_.size() && slots_[id.slot()].live && slots_[id.slot()].generation == id.generation();
@@ -105,7 +105,7 @@ class registry {
     if (entry.generation != generation || !entry.live) {
       return std::nullopt;
     }
-    return target{entry.slot, entry.fd, entry.data};
+    return target{.slot = entry.slot, .fd = entry.fd, .data = entry.data};
   }
 
   /// How many fds are watched.

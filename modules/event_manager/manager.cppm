@@ -152,7 +152,7 @@ struct remote_channel {
   std::deque<std::unique_ptr<remote_task<S>>> tasks;
   event_manager<S>* manager = nullptr;  // null once the manager is gone; updated when the manager moves
   sys::event_fd wake;
-  std::atomic<std::thread::id> dispatcher{};  // the thread inside run() right now, if any
+  std::atomic<std::thread::id> dispatcher;  // the thread inside run() right now, if any (default: none)
 
   explicit remote_channel(sys::event_fd fd) : wake{std::move(fd)} {}
 };
@@ -448,6 +448,8 @@ class event_manager {
       explicit dispatcher_reset(std::atomic<std::thread::id>& d) noexcept : dispatcher{d} {}
       dispatcher_reset(const dispatcher_reset&) = delete;
       auto operator=(const dispatcher_reset&) -> dispatcher_reset& = delete;
+      dispatcher_reset(dispatcher_reset&&) = delete;
+      auto operator=(dispatcher_reset&&) -> dispatcher_reset& = delete;
       ~dispatcher_reset() { dispatcher.store(std::thread::id{}); }
     } const reset{channel.dispatcher};
     auto& reg = *state_->reg;
