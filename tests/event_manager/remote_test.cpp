@@ -156,15 +156,32 @@ BOOST_AUTO_TEST_CASE(pending_call_fails_with_manager_gone_when_the_manager_is_de
 }
 
 BOOST_AUTO_TEST_CASE(second_thread_calling_run_gets_already_running) {
-  auto manager = manager_type::create().value();
+  // The first run() is held inside a subscriber's process() until the second call has been refused, so the
+  // overlap is certain however slowly the threads are scheduled.
+  struct holder {
+    sys::event_fd fd = sys::event_fd::create({.nonblocking = true}).value();
+    std::promise<void>* entered;
+    std::shared_future<void> release;
+    void init(em::event_ops& ops) { ops.add({fd.fd(), sys::event_set::readable}).value(); }
+    void process(const em::events&, em::event_ops&) {
+      static_cast<void>(fd.read());
+      entered->set_value();
+      static_cast<void>(release.wait_for(patience));
+    }
+  };
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto manager = em::event_manager<holder>::create().value();
+  holder h{.entered = &entered, .release = release.get_future().share()};
+  h.fd.write(1).value();
+  static_cast<void>(manager.add_subscriber(std::move(h)).value());
   auto first = std::async(std::launch::async, [&] { return manager.run(); });
-  // Give the first run() time to enter epoll_wait; then a second run() must refuse.
-  std::this_thread::sleep_for(50ms);
+  BOOST_TEST_REQUIRE((entered.get_future().wait_for(patience) == std::future_status::ready));
   const auto second = manager.run_with_timeout(0ms);
+  release.set_value();
   BOOST_TEST(error_of(second) == make_error_code(em::errc::already_running));
-  BOOST_TEST_REQUIRE(manager.remote_endpoint().kick().has_value());
   BOOST_TEST_REQUIRE((first.wait_for(patience) == std::future_status::ready));
-  BOOST_TEST(first.get().has_value());
+  BOOST_TEST(first.get().value() == 1U);
 }
 
 BOOST_AUTO_TEST_CASE(other_threads_add_and_remove_subscribers_while_the_loop_runs) {

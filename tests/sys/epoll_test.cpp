@@ -12,7 +12,9 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
+using vmm::testing::kick_until_returned;
 using namespace std::chrono_literals;
 
 namespace {
@@ -23,24 +25,8 @@ constexpr std::uint64_t wide_data = 0xfeed'face'cafe'beefULL;
 // How long a test waits for readiness or for another thread before it gives up and fails: generous, the machine is
 // slow and noisy. Waits that are expected to succeed return as soon as the event arrives.
 constexpr auto patience = std::chrono::milliseconds{5000};
-// How often a blocked thread is kicked: a kick that lands before the thread blocks is lost, so keep kicking.
-constexpr auto kick_interval = std::chrono::milliseconds{1};
 // How long the main thread lets a waiter get into its blocking wait before waking it (not needed for correctness).
 constexpr auto let_waiter_block = std::chrono::milliseconds{20};
-
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
-
-// Kicks `thread` with `signal` until `returned` is set or patience runs out; returns whether it was set.
-auto kick_until_returned(std::thread& thread, int signal, const std::atomic<bool>& returned) -> bool {
-  const auto give_up = std::chrono::steady_clock::now() + patience;
-  while (!returned.load() && std::chrono::steady_clock::now() < give_up) {
-    static_cast<void>(sys::kick_thread(thread.native_handle(), signal));
-    std::this_thread::sleep_for(kick_interval);
-  }
-  return returned.load();
-}
 
 }  // namespace
 

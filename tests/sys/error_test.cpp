@@ -15,6 +15,7 @@ import vmm.testing;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
 using vmm::testing::error_of;
+using vmm::testing::wait_status_of_child;
 
 namespace {
 
@@ -27,10 +28,6 @@ constexpr std::array all_sys_errors{
 // The first value past the last enumerator (invalid_name == 8).
 constexpr int first_unknown_value = 9;
 
-// Exit status a forked child uses when the code under test returned instead of aborting.
-constexpr int returned_normally = 42;
-// Exit status a forked child uses when its body threw (it must never unwind into Boost.Test).
-constexpr int child_threw = 43;
 // Exit status of the handler that exits instead of returning, to tell it apart from the default handler's abort.
 constexpr int custom_handler_ran = 44;
 
@@ -39,32 +36,6 @@ auto half(int value) -> vmm::result<int> {
     return vmm::os_failure(EINVAL);
   }
   return value / 2;
-}
-
-// Runs `body` in a forked child whose stderr goes into `stderr_sink` (when valid) and which never returns into
-// Boost.Test: when `body` returns, the child exits with `returned_normally`. Returns the child's wait status.
-auto wait_status_of_child(const std::function<void()>& body, sys::borrowed_fd stderr_sink = {}) -> int {
-  std::cout.flush();
-  std::cerr.flush();
-  static_cast<void>(std::fflush(nullptr));
-  const ::pid_t pid = ::fork();
-  BOOST_TEST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    // Boost.Test catches SIGABRT to report it; the child must die of it instead.
-    static_cast<void>(std::signal(SIGABRT, SIG_DFL));
-    if (stderr_sink.valid()) {
-      ::dup2(stderr_sink.get(), STDERR_FILENO);
-    }
-    try {
-      body();
-    } catch (...) {
-      ::_exit(child_threw);
-    }
-    ::_exit(returned_normally);
-  }
-  int status = 0;
-  BOOST_TEST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return status;
 }
 
 // Everything readable from `fd` until end of file.

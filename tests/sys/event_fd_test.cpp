@@ -12,6 +12,7 @@ import vmm.testing;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
 using vmm::testing::error_of;
+using vmm::testing::kick_until_returned;
 
 namespace {
 
@@ -31,16 +32,6 @@ constexpr auto let_reader_block = std::chrono::milliseconds{20};
 
 auto nonblocking() -> sys::event_fd_options {
   return {.nonblocking = true};
-}
-
-// Kicks `thread` with `signal` until `returned` is set or patience runs out; returns whether it was set.
-auto kick_until_returned(std::thread& thread, int signal, const std::atomic<bool>& returned) -> bool {
-  const auto give_up = std::chrono::steady_clock::now() + patience;
-  while (!returned.load() && std::chrono::steady_clock::now() < give_up) {
-    static_cast<void>(sys::kick_thread(thread.native_handle(), signal));
-    std::this_thread::sleep_for(kick_interval);
-  }
-  return returned.load();
 }
 
 // Waits until `returned` is set or patience runs out; returns whether it was set.
@@ -218,7 +209,8 @@ BOOST_AUTO_TEST_CASE(blocking_read_is_woken_by_a_write_from_another_thread) {
   std::this_thread::sleep_for(let_reader_block);
   BOOST_TEST(counter->write(5).has_value());  // not REQUIRE: the reader must still be joined
   const bool woke = wait_until_returned(returned);
-  kick_until_returned(reader, kick, returned);  // frees a reader that is still blocked, so join() cannot hang
+  static_cast<void>(
+      kick_until_returned(reader, kick, returned));  // frees a reader that is still blocked, so join() cannot hang
   reader.join();
 
   BOOST_TEST_REQUIRE(woke, "the write did not wake the blocked reader within " << patience);

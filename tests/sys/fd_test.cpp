@@ -11,15 +11,10 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
 
-namespace {
-
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
-
-}  // namespace
+namespace {}  // namespace
 
 BOOST_AUTO_TEST_SUITE(sys_fd)
 

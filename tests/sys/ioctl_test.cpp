@@ -16,7 +16,9 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
+using vmm::testing::open_pseudo_terminal;
 
 // The helpers must compute exactly what the kernel's _IO/_IOR/_IOW/_IOWR macros compute. These are compile-time
 // checks; the test cases below repeat a few at run time so a report lists them.
@@ -34,33 +36,8 @@ static_assert(sys::iow<long>('f', 2) == FS_IOC_SETFLAGS);
 
 namespace {
 
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
-
 // The API version every KVM since Linux 2.6.22 reports (KVM_API_VERSION in <linux/kvm.h>).
 constexpr int kvm_api_version = 12;
-
-struct pseudo_terminal {
-  sys::unique_fd master;
-  std::string slave_name;
-};
-
-// A pseudo-terminal master (never the test's own terminal), unlocked so its slave could be opened.
-auto open_pseudo_terminal() -> vmm::result<pseudo_terminal> {
-  sys::unique_fd master{::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)};
-  if (!master.valid()) {
-    return vmm::os_failure();
-  }
-  if (::grantpt(master.get()) < 0 || ::unlockpt(master.get()) < 0) {
-    return vmm::os_failure();
-  }
-  std::array<char, 64> name{};
-  if (const int error = ::ptsname_r(master.get(), name.data(), name.size()); error != 0) {
-    return vmm::os_failure(error);
-  }
-  return pseudo_terminal{.master = std::move(master), .slave_name = std::string{name.data()}};
-}
 
 auto open_kvm() -> vmm::result<sys::unique_fd> {
   sys::unique_fd kvm{::open("/dev/kvm", O_RDWR | O_CLOEXEC)};
@@ -142,7 +119,9 @@ BOOST_AUTO_TEST_CASE(tiocgptn_on_a_pty_master_reports_the_slave_number) {
   unsigned int number = std::numeric_limits<unsigned int>::max();
   const auto r = sys::ioctl_with_mut_ref(pty->master, TIOCGPTN, number);
   BOOST_TEST_REQUIRE(r.has_value(), vmm::testing::describe(r));
-  BOOST_TEST(std::format("/dev/pts/{}", number) == pty->slave_name);
+  // The slave, seen through /proc, is /dev/pts/<the number the kernel reported>.
+  const auto slave_path = std::filesystem::read_symlink(std::format("/proc/self/fd/{}", pty->slave.get()));
+  BOOST_TEST(std::format("/dev/pts/{}", number) == slave_path.string());
 }
 
 BOOST_AUTO_TEST_CASE(window_size_set_by_reference_reads_back_by_mutable_reference) {

@@ -13,14 +13,11 @@ import vmm.testing;
 using vmm::testing::open_fd_count;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
 namespace fs = std::filesystem;
 
 namespace {
-
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
 
 auto entries_in(const fs::path& dir) -> std::size_t {
   return static_cast<std::size_t>(std::distance(fs::directory_iterator{dir}, fs::directory_iterator{}));

@@ -18,19 +18,19 @@ import vmm.testing;
 using vmm::testing::open_fd_count;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
+using vmm::testing::exited_with;
+using vmm::testing::open_pseudo_terminal;
+using vmm::testing::pseudo_terminal;
+using vmm::testing::wait_status_of_child;
 namespace fs = std::filesystem;
 
 namespace {
 
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
-
 // Exit statuses of the forked children.
 constexpr int child_ok = 0;
 constexpr int child_failed = 1;
-constexpr int returned_normally = 42;
 
 // sun_path holds 108 bytes, including the terminating NUL.
 constexpr std::size_t sun_path_size = 108;
@@ -42,50 +42,6 @@ auto make_scratch_dir() -> sys::temp_dir {
   auto dir = sys::temp_dir::create("regression-");
   BOOST_TEST_REQUIRE(dir.has_value(), vmm::testing::describe(dir));
   return std::move(*dir);
-}
-
-// Runs `body` in a forked child that never returns into Boost.Test. Returns the wait status.
-auto wait_status_of_child(const std::function<void()>& body) -> int {
-  std::cout.flush();
-  std::cerr.flush();
-  static_cast<void>(std::fflush(nullptr));
-  const ::pid_t pid = ::fork();
-  BOOST_TEST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    body();
-    ::_exit(returned_normally);
-  }
-  int status = 0;
-  BOOST_TEST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return status;
-}
-
-auto exited_with(int status, int code) -> bool {
-  return WIFEXITED(status) && WEXITSTATUS(status) == code;
-}
-
-struct pseudo_terminal {
-  sys::unique_fd master;
-  sys::unique_fd slave;
-};
-
-auto open_pseudo_terminal() -> vmm::result<pseudo_terminal> {
-  sys::unique_fd master{::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)};
-  if (!master.valid()) {
-    return vmm::os_failure();
-  }
-  if (::grantpt(master.get()) < 0 || ::unlockpt(master.get()) < 0) {
-    return vmm::os_failure();
-  }
-  std::array<char, 64> name{};
-  if (const int error = ::ptsname_r(master.get(), name.data(), name.size()); error != 0) {
-    return vmm::os_failure(error);
-  }
-  sys::unique_fd slave{::open(name.data(), O_RDWR | O_NOCTTY | O_CLOEXEC)};
-  if (!slave.valid()) {
-    return vmm::os_failure();
-  }
-  return pseudo_terminal{.master = std::move(master), .slave = std::move(slave)};
 }
 
 auto vtime_of(sys::borrowed_fd tty) -> int {

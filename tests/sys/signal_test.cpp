@@ -14,6 +14,7 @@ import vmm.testing;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
 using vmm::testing::error_of;
+using vmm::testing::kick_until_returned;
 
 namespace {
 
@@ -22,8 +23,6 @@ constexpr int not_a_signal = 1000;
 
 // How long a test waits for another thread before it gives up and fails: generous, the machine is slow and noisy.
 constexpr auto patience = std::chrono::seconds{5};
-// How often a blocked thread is kicked: a kick that lands before the thread blocks is lost, so keep kicking.
-constexpr auto kick_interval = std::chrono::milliseconds{1};
 
 auto invalid_signal() -> std::error_code {
   return std::error_code{sys::errc::invalid_signal};
@@ -63,16 +62,6 @@ auto disposition_of(int signal) -> struct ::sigaction {
   struct ::sigaction current{};
   ::sigaction(signal, nullptr, &current);
   return current;
-}
-
-// Kicks `thread` with `signal` until `returned` is set or patience runs out; returns whether it was set.
-auto kick_until_returned(std::thread& thread, int signal, const std::atomic<bool>& returned) -> bool {
-  const auto give_up = std::chrono::steady_clock::now() + patience;
-  while (!returned.load() && std::chrono::steady_clock::now() < give_up) {
-    static_cast<void>(sys::kick_thread(thread.native_handle(), signal));
-    std::this_thread::sleep_for(kick_interval);
-  }
-  return returned.load();
 }
 
 }  // namespace

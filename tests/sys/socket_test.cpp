@@ -12,21 +12,15 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
+using vmm::testing::is_close_on_exec;
 namespace fs = std::filesystem;
 
 namespace {
 
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
-
 auto text(std::span<const std::byte> buffer, std::size_t size) -> std::string_view {
   return {reinterpret_cast<const char*>(buffer.data()), size};
-}
-
-auto is_close_on_exec(sys::borrowed_fd fd) -> bool {
-  return (::fcntl(fd.get(), F_GETFD) & FD_CLOEXEC) != 0;
 }
 
 auto socket_type(sys::borrowed_fd fd) -> int {

@@ -10,14 +10,12 @@ import vmm.testing;
 
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
+using vmm::testing::bytes;
 using vmm::testing::error_of;
+using vmm::testing::is_close_on_exec;
 namespace fs = std::filesystem;
 
 namespace {
-
-auto bytes(std::string_view text) -> std::span<const std::byte> {
-  return std::as_bytes(std::span{text.data(), text.size()});
-}
 
 // mkostemp and mkdtemp replace the template's trailing XXXXXX with six characters.
 constexpr std::size_t unique_suffix_length = 6;
@@ -31,10 +29,6 @@ auto permissions_of(const fs::path& path) -> fs::perms {
 auto contents_of(const fs::path& path) -> std::string {
   std::ifstream in{path, std::ios::binary};
   return std::string{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-}
-
-auto is_close_on_exec(sys::borrowed_fd fd) -> bool {
-  return (::fcntl(fd.get(), F_GETFD) & FD_CLOEXEC) != 0;
 }
 
 }  // namespace

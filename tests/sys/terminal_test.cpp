@@ -17,6 +17,10 @@ import vmm.testing;
 using vmm::testing::os_error;
 namespace sys = vmm::sys;
 using vmm::testing::error_of;
+using vmm::testing::exited_with;
+using vmm::testing::open_pseudo_terminal;
+using vmm::testing::pseudo_terminal;
+using vmm::testing::wait_status_of_child;
 
 namespace {
 
@@ -24,36 +28,11 @@ namespace {
 constexpr int child_ok = 0;
 constexpr int enable_failed = 40;
 constexpr int not_restored_by_destructor = 41;
-constexpr int returned_normally = 42;
 
 // Settings the raw mode changes, so a restoration that is not exact shows: a fresh pty has VMIN 1 and VTIME 0
 // already, so the "original" here has VMIN 0 and VTIME 7 (tenths of a second).
 constexpr ::cc_t original_vmin = 0;
 constexpr ::cc_t original_vtime = 7;
-
-struct pseudo_terminal {
-  sys::unique_fd master;
-  sys::unique_fd slave;
-};
-
-auto open_pseudo_terminal() -> vmm::result<pseudo_terminal> {
-  sys::unique_fd master{::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)};
-  if (!master.valid()) {
-    return vmm::os_failure();
-  }
-  if (::grantpt(master.get()) < 0 || ::unlockpt(master.get()) < 0) {
-    return vmm::os_failure();
-  }
-  std::array<char, 64> name{};
-  if (const int error = ::ptsname_r(master.get(), name.data(), name.size()); error != 0) {
-    return vmm::os_failure(error);
-  }
-  sys::unique_fd slave{::open(name.data(), O_RDWR | O_NOCTTY | O_CLOEXEC)};
-  if (!slave.valid()) {
-    return vmm::os_failure();
-  }
-  return pseudo_terminal{.master = std::move(master), .slave = std::move(slave)};
-}
 
 auto settings_of(sys::borrowed_fd tty) -> ::termios {
   ::termios settings{};
@@ -86,27 +65,6 @@ auto same_settings(const ::termios& a, const ::termios& b) -> bool {
 auto is_raw(const ::termios& settings) -> bool {
   return (settings.c_lflag & (ICANON | ECHO | ISIG | IEXTEN)) == 0 && (settings.c_iflag & (IXON | ICRNL)) == 0 &&
          settings.c_cc[VMIN] == 1 && settings.c_cc[VTIME] == 0;
-}
-
-// Runs `body` in a forked child; a child that returns from `body` exits with `returned_normally` via _exit, so it
-// never unwinds into Boost.Test. Returns the wait status.
-auto wait_status_of_child(const std::function<void()>& body) -> int {
-  std::cout.flush();
-  std::cerr.flush();
-  static_cast<void>(std::fflush(nullptr));
-  const ::pid_t pid = ::fork();
-  BOOST_TEST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    body();
-    ::_exit(returned_normally);
-  }
-  int status = 0;
-  BOOST_TEST_REQUIRE(::waitpid(pid, &status, 0) == pid);
-  return status;
-}
-
-auto exited_with(int status, int code) -> bool {
-  return WIFEXITED(status) && WEXITSTATUS(status) == code;
 }
 
 struct guarded_failure : std::runtime_error {
