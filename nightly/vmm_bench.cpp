@@ -3,7 +3,13 @@
 //   vmm-bench ratios FILE.json...
 //       Reads Google Benchmark JSON output and prints, for every benchmark BM_<c>_<op> that has a raw baseline
 //       BM_<c>_baseline_<op> in the same files, both times and their ratio. Uses the median aggregate when the run
-//       had repetitions, else the single run. Exit status: 0 on success, 1 on unreadable input, 2 on bad usage.
+//       had repetitions, else the single run.
+//
+//   vmm-bench profile MANIFEST PROFILE
+//       Prints one line per bench executable that has benchmarks in PROFILE ("pr", "nightly", ...): the executable
+//       (relative to the build directory), a tab, and a Google Benchmark filter matching exactly those benchmarks.
+//
+// Exit status: 0 on success, 1 on unreadable input, 2 on bad usage.
 #include <nlohmann/json.hpp>
 
 import std;
@@ -107,8 +113,59 @@ auto ratios(std::span<char* const> files) -> int {
   return 0;
 }
 
+// Reads the bench manifest (benches/manifest.json) and prints "executable<TAB>filter" for each executable that has
+// benchmarks in `profile`.
+auto profile(const std::filesystem::path& manifest, std::string_view name) -> int {
+  const auto fail = [&](std::string_view why) {
+    std::println(std::cerr, "vmm-bench profile: {}: {}", manifest.string(), why);
+    return 1;
+  };
+  std::ifstream in{manifest};
+  if (!in) {
+    return fail("cannot open the file");
+  }
+  const auto doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded()) {
+    return fail("not valid JSON");
+  }
+  if (!doc.is_object() || doc.value("schema_version", 0) != 1) {
+    return fail("not a schema_version 1 bench manifest");
+  }
+  if (!doc.contains("benches") || !doc["benches"].is_array()) {
+    return fail("no \"benches\" array");
+  }
+  int printed = 0;
+  for (const auto& bench : doc["benches"]) {
+    if (!bench.is_object() || !bench.contains("executable") || !bench["executable"].is_string() ||
+        !bench.contains("profiles") || !bench["profiles"].is_object()) {
+      return fail("a bench entry lacks \"executable\" or \"profiles\"");
+    }
+    const auto& profiles = bench["profiles"];
+    if (!profiles.contains(name)) {
+      continue;
+    }
+    if (!profiles[name].is_array() || profiles[name].empty()) {
+      return fail(std::format("profile \"{}\" of {} is not a non-empty list of patterns", name,
+                              bench["executable"].get<std::string>()));
+    }
+    std::string filter;
+    for (const auto& pattern : profiles[name]) {
+      if (!pattern.is_string()) {
+        return fail(std::format("a pattern of profile \"{}\" is not a string", name));
+      }
+      filter += (filter.empty() ? "" : "|") + pattern.get<std::string>();
+    }
+    std::println("{}\t^({})$", bench["executable"].get<std::string>(), filter);
+    ++printed;
+  }
+  if (printed == 0) {
+    return fail(std::format("no bench has a profile named \"{}\"", name));
+  }
+  return 0;
+}
+
 void usage() {
-  std::println(std::cerr, "usage: vmm-bench ratios FILE.json...");
+  std::println(std::cerr, "usage: vmm-bench ratios FILE.json...\n       vmm-bench profile MANIFEST PROFILE");
 }
 
 }  // namespace
@@ -126,6 +183,13 @@ auto main(int argc, char** argv) -> int {
       return 2;
     }
     return ratios(args.subspan(2));
+  }
+  if (command == "profile") {
+    if (args.size() != 4) {
+      usage();
+      return 2;
+    }
+    return profile(args[2], args[3]);
   }
   std::println(std::cerr, "vmm-bench: unknown command \"{}\"", command);
   usage();
