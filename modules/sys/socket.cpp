@@ -26,25 +26,32 @@ auto native_kind(socket_kind kind) noexcept -> int {
   return SOCK_STREAM;
 }
 
-auto make_address(const std::filesystem::path& path) -> result<std::pair<::sockaddr_un, ::socklen_t>> {
-  ::sockaddr_un address{};
-  address.sun_family = AF_UNIX;
+// A new socket of `kind` and the address of `path`, ready for bind() or connect().
+struct unix_endpoint {
+  unique_fd fd;
+  ::sockaddr_un address;
+  ::socklen_t length;
+
+  [[nodiscard]] auto sockaddr() const noexcept -> const ::sockaddr* {
+    return reinterpret_cast<const ::sockaddr*>(&address);
+  }
+};
+
+auto open_endpoint(const std::filesystem::path& path, socket_kind kind) -> result<unix_endpoint> {
+  unix_endpoint endpoint{.fd = {}, .address = {}, .length = 0};
+  endpoint.address.sun_family = AF_UNIX;
   const auto& text = path.native();
-  if (text.empty() || text.size() >= sizeof address.sun_path) {
+  if (text.empty() || text.size() >= sizeof endpoint.address.sun_path) {
     return failure(errc::path_too_long);
   }
-  std::ranges::copy(text, std::begin(address.sun_path));
-  const auto length = static_cast<::socklen_t>(offsetof(::sockaddr_un, sun_path) + text.size() + 1);
-  return std::pair{address, length};
-}
-
-auto new_socket(socket_kind kind) -> result<unique_fd> {
+  std::ranges::copy(text, std::begin(endpoint.address.sun_path));
+  endpoint.length = static_cast<::socklen_t>(offsetof(::sockaddr_un, sun_path) + text.size() + 1);
   // SAFETY: socket() only creates a new descriptor.
-  const int fd = ::socket(AF_UNIX, native_kind(kind) | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
+  endpoint.fd.reset(::socket(AF_UNIX, native_kind(kind) | SOCK_CLOEXEC, 0));
+  if (!endpoint.fd.valid()) {
     return os_failure();
   }
-  return unique_fd{fd};
+  return endpoint;
 }
 
 }  // namespace
@@ -142,19 +149,15 @@ auto recv_with_fds(borrowed_fd socket, std::span<std::byte> buffer, std::size_t 
 }
 
 auto unix_listener::bind(const std::filesystem::path& path, socket_kind kind, int backlog) -> result<unix_listener> {
-  auto address = make_address(path);
-  if (!address) {
-    return std::unexpected(address.error());
+  auto endpoint = open_endpoint(path, kind);
+  if (!endpoint) {
+    return std::unexpected(endpoint.error());
   }
-  auto fd = new_socket(kind);
-  if (!fd) {
-    return std::unexpected(fd.error());
-  }
-  // SAFETY: bind reads `address->second` bytes of the sockaddr_un built above.
-  if (::bind(fd->get(), reinterpret_cast<const ::sockaddr*>(&address->first), address->second) < 0) {
+  // SAFETY: bind reads `length` bytes of the sockaddr_un built by open_endpoint.
+  if (::bind(endpoint->fd.get(), endpoint->sockaddr(), endpoint->length) < 0) {
     return os_failure();
   }
-  unix_listener listener{std::move(*fd), path};  // from here on the path is ours to unlink
+  unix_listener listener{std::move(endpoint->fd), path};  // from here on the path is ours to unlink
   if (kind != socket_kind::datagram && ::listen(listener.fd_.get(), backlog) < 0) {
     return os_failure();
   }
@@ -197,19 +200,15 @@ auto unix_listener::accept() const -> result<unique_fd> {
 }
 
 auto unix_connect(const std::filesystem::path& path, socket_kind kind) -> result<unique_fd> {
-  auto address = make_address(path);
-  if (!address) {
-    return std::unexpected(address.error());
+  auto endpoint = open_endpoint(path, kind);
+  if (!endpoint) {
+    return std::unexpected(endpoint.error());
   }
-  auto fd = new_socket(kind);
-  if (!fd) {
-    return std::unexpected(fd.error());
-  }
-  // SAFETY: connect reads `address->second` bytes of the sockaddr_un built above.
-  if (::connect(fd->get(), reinterpret_cast<const ::sockaddr*>(&address->first), address->second) < 0) {
+  // SAFETY: connect reads `length` bytes of the sockaddr_un built by open_endpoint.
+  if (::connect(endpoint->fd.get(), endpoint->sockaddr(), endpoint->length) < 0) {
     return os_failure();
   }
-  return std::move(*fd);
+  return std::move(endpoint->fd);
 }
 
 }  // namespace vmm::sys

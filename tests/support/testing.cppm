@@ -151,4 +151,14 @@ inline constexpr int child_threw_status = 43;
   return returned.load();
 }
 
+/// /dev/kvm opened read-write, or why it cannot be (ENOENT without KVM, EACCES without permission): KVM tests
+/// print the reason and skip.
+[[nodiscard]] inline auto open_kvm() -> vmm::result<vmm::sys::unique_fd> {
+  vmm::sys::unique_fd kvm{::open("/dev/kvm", O_RDWR | O_CLOEXEC)};
+  if (!kvm.valid()) {
+    return vmm::os_failure();
+  }
+  return kvm;
+}
+
 }  // namespace vmm::testing

@@ -18,6 +18,7 @@ using vmm::testing::os_error;
 namespace sys = vmm::sys;
 using vmm::testing::bytes;
 using vmm::testing::error_of;
+using vmm::testing::open_kvm;
 using vmm::testing::open_pseudo_terminal;
 
 // The helpers must compute exactly what the kernel's _IO/_IOR/_IOW/_IOWR macros compute. These are compile-time
@@ -38,14 +39,6 @@ namespace {
 
 // The API version every KVM since Linux 2.6.22 reports (KVM_API_VERSION in <linux/kvm.h>).
 constexpr int kvm_api_version = 12;
-
-auto open_kvm() -> vmm::result<sys::unique_fd> {
-  sys::unique_fd kvm{::open("/dev/kvm", O_RDWR | O_CLOEXEC)};
-  if (!kvm.valid()) {
-    return vmm::os_failure();
-  }
-  return kvm;
-}
 
 }  // namespace
 

@@ -21,6 +21,7 @@ namespace sys = vmm::sys;
 using vmm::testing::bytes;
 using vmm::testing::error_of;
 using vmm::testing::exited_with;
+using vmm::testing::open_kvm;
 using vmm::testing::open_pseudo_terminal;
 using vmm::testing::pseudo_terminal;
 using vmm::testing::wait_status_of_child;
@@ -48,14 +49,6 @@ auto vtime_of(sys::borrowed_fd tty) -> int {
   ::termios settings{};
   BOOST_TEST_REQUIRE(::tcgetattr(tty.get(), &settings) == 0);
   return settings.c_cc[VTIME];
-}
-
-auto open_kvm() -> vmm::result<sys::unique_fd> {
-  sys::unique_fd kvm{::open("/dev/kvm", O_RDWR | O_CLOEXEC)};
-  if (!kvm.valid()) {
-    return vmm::os_failure();
-  }
-  return kvm;
 }
 
 }  // namespace
