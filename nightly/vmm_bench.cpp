@@ -56,7 +56,7 @@ auto read_results(const std::filesystem::path& path, std::map<std::string, doubl
   for (const auto& entry : doc["benchmarks"]) {
     if (!entry.is_object() || !entry.contains("real_time") || !entry["real_time"].is_number() ||
         !entry.contains("name") || !entry["name"].is_string()) {
-      return std::format("{}: a benchmark entry lacks \"name\" or a numeric \"real_time\"", path.string());
+      return std::format(R"({}: a benchmark entry lacks "name" or a numeric "real_time")", path.string());
     }
     const auto unit = entry.value("time_unit", std::string{"ns"});
     const auto ns = to_ns(entry["real_time"].get<double>(), unit);
@@ -138,7 +138,7 @@ auto profile(const std::filesystem::path& manifest, std::string_view name) -> in
   for (const auto& bench : doc["benches"]) {
     if (!bench.is_object() || !bench.contains("executable") || !bench["executable"].is_string() ||
         !bench.contains("profiles") || !bench["profiles"].is_object()) {
-      return fail("a bench entry lacks \"executable\" or \"profiles\"");
+      return fail(R"(a bench entry lacks "executable" or "profiles")");
     }
     const auto& profiles = bench["profiles"];
     if (!profiles.contains(name)) {
@@ -168,10 +168,7 @@ void usage() {
   std::println(std::cerr, "usage: vmm-bench ratios FILE.json...\n       vmm-bench profile MANIFEST PROFILE");
 }
 
-}  // namespace
-
-auto main(int argc, char** argv) -> int {
-  const std::span<char* const> args{argv, static_cast<std::size_t>(argc)};
+auto run_command(std::span<char* const> args) -> int {
   if (args.size() < 2) {
     usage();
     return 2;
@@ -194,4 +191,17 @@ auto main(int argc, char** argv) -> int {
   std::println(std::cerr, "vmm-bench: unknown command \"{}\"", command);
   usage();
   return 2;
+}
+
+}  // namespace
+
+// Only printing the error itself could still throw; then there is nothing left to do but terminate.
+// NOLINTNEXTLINE(bugprone-exception-escape)
+auto main(int argc, char** argv) -> int {
+  try {
+    return run_command(std::span<char* const>{argv, static_cast<std::size_t>(argc)});
+  } catch (const std::exception& e) {  // nlohmann::json or an allocation failed: report, never crash
+    std::println(std::cerr, "vmm-bench: {}", e.what());
+    return 1;
+  }
 }

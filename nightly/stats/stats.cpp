@@ -180,7 +180,7 @@ auto mann_whitney_u(std::span<const double> a, std::span<const double> b) -> vmm
   const auto n1 = static_cast<double>(a.size());
   const auto n2 = static_cast<double>(b.size());
   const double n = n1 + n2;
-  const double u = rank_sum_a - n1 * (n1 + 1.0) / 2.0;
+  const double u = rank_sum_a - (n1 * (n1 + 1.0) / 2.0);
   const double mean = n1 * n2 / 2.0;
   const double variance = n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
   const double sigma = std::sqrt(std::max(variance, 0.0));
@@ -207,7 +207,8 @@ auto bootstrap_ratio_of_medians(std::span<const double> base, std::span<const do
   if (auto valid = check_sample(head); !valid) {
     return std::unexpected(valid.error());
   }
-  if (!(confidence > 0.0 && confidence < 1.0)) {  // also rejects NaN
+  // NOLINTNEXTLINE(readability-simplify-boolean-expr): the negated form is what rejects NaN
+  if (!(confidence > 0.0 && confidence < 1.0)) {
     return vmm::failure(errc::invalid_confidence);
   }
   if (resamples == 0) {
@@ -240,7 +241,8 @@ auto bootstrap_ratio_of_medians(std::span<const double> base, std::span<const do
 }
 
 auto benjamini_hochberg(std::span<const double> p_values, double q) -> vmm::result<std::vector<bh_decision>> {
-  if (!(q > 0.0 && q <= 1.0)) {  // also rejects NaN
+  // NOLINTNEXTLINE(readability-simplify-boolean-expr): the negated form is what rejects NaN
+  if (!(q > 0.0 && q <= 1.0)) {
     return vmm::failure(errc::invalid_rate);
   }
   if (!std::ranges::all_of(p_values, [](double p) { return p >= 0.0 && p <= 1.0; })) {
@@ -248,7 +250,7 @@ auto benjamini_hochberg(std::span<const double> p_values, double q) -> vmm::resu
   }
   const std::size_t m = p_values.size();
   std::vector<std::size_t> order(m);
-  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::iota(order.begin(), order.end(), std::size_t{0});  // NOLINT(modernize-use-ranges): not in libc++ 19
   std::ranges::stable_sort(order, {}, [&](std::size_t i) { return p_values[i]; });
 
   // Step-up: the largest rank k (1-based) with p_(k) <= k q / m; every p <= p_(k) is rejected.
