@@ -1,19 +1,10 @@
-// vmm-bench — cpp-vmm's benchmark tool.
-//
-//   vmm-bench ratios FILE.json...
-//       Reads Google Benchmark JSON output and prints, for every benchmark BM_<c>_<op> that has a raw baseline
-//       BM_<c>_baseline_<op> in the same files, both times and their ratio. Uses the median aggregate when the run
-//       had repetitions, else the single run.
-//
-//   vmm-bench profile MANIFEST PROFILE
-//       Prints one line per bench executable that has benchmarks in PROFILE ("pr", "nightly", ...): the executable
-//       (relative to the build directory), a tab, and a Google Benchmark filter matching exactly those benchmarks.
-//
-// Exit status: 0 on success, 1 on unreadable input, 2 on bad usage.
+// vmm-bench ratios and vmm-bench profile: quick views of Google Benchmark output and of the manifest.
+module;
 #include <nlohmann/json.hpp>
-
+module vmm.bench.tool;
 import std;
 
+namespace vmm::bench::tool {
 namespace {
 
 struct measurement {
@@ -81,7 +72,7 @@ auto read_results(const std::filesystem::path& path, std::map<std::string, doubl
   return std::nullopt;
 }
 
-auto ratios(std::span<char* const> files) -> int {
+auto ratios_of(std::span<char* const> files) -> int {
   std::map<std::string, double> results;
   for (const char* file : files) {
     if (auto error = read_results(file, results)) {
@@ -115,7 +106,7 @@ auto ratios(std::span<char* const> files) -> int {
 
 // Reads the bench manifest (benches/manifest.json) and prints "executable<TAB>filter" for each executable that has
 // benchmarks in `profile`.
-auto profile(const std::filesystem::path& manifest, std::string_view name) -> int {
+auto print_profile(const std::filesystem::path& manifest, std::string_view name) -> int {
   const auto fail = [&](std::string_view why) {
     std::println(std::cerr, "vmm-bench profile: {}: {}", manifest.string(), why);
     return 1;
@@ -164,44 +155,20 @@ auto profile(const std::filesystem::path& manifest, std::string_view name) -> in
   return 0;
 }
 
-void usage() {
-  std::println(std::cerr, "usage: vmm-bench ratios FILE.json...\n       vmm-bench profile MANIFEST PROFILE");
-}
-
-auto run_command(std::span<char* const> args) -> int {
-  if (args.size() < 2) {
-    usage();
-    return 2;
-  }
-  const std::string_view command = args[1];
-  if (command == "ratios") {
-    if (args.size() < 3) {
-      usage();
-      return 2;
-    }
-    return ratios(args.subspan(2));
-  }
-  if (command == "profile") {
-    if (args.size() != 4) {
-      usage();
-      return 2;
-    }
-    return profile(args[2], args[3]);
-  }
-  std::println(std::cerr, "vmm-bench: unknown command \"{}\"", command);
-  usage();
-  return 2;
-}
-
 }  // namespace
 
-// Only printing the error itself could still throw; then there is nothing left to do but terminate.
-// NOLINTNEXTLINE(bugprone-exception-escape)
-auto main(int argc, char** argv) -> int {
-  try {
-    return run_command(std::span<char* const>{argv, static_cast<std::size_t>(argc)});
-  } catch (const std::exception& e) {  // nlohmann::json or an allocation failed: report, never crash
-    std::println(std::cerr, "vmm-bench: {}", e.what());
-    return 1;
+auto command_ratios(std::span<char* const> args) -> int {
+  if (args.empty()) {
+    throw usage_error{"ratios needs at least one FILE.json"};
   }
+  return ratios_of(args);
 }
+
+auto command_profile(std::span<char* const> args) -> int {
+  if (args.size() != 2) {
+    throw usage_error{"profile takes MANIFEST PROFILE"};
+  }
+  return print_profile(args[0], args[1]);
+}
+
+}  // namespace vmm::bench::tool

@@ -1,0 +1,320 @@
+// vmm-bench compare: the PR gate. Measures base and head interleaved in one job and fails only for a statistically
+// established regression that reaches its threshold. The method and its measured power: docs/pr-gate.md.
+module;
+#include <nlohmann/json.hpp>
+module vmm.bench.tool;
+import std;
+import vmm.bench.results;
+import vmm.bench.stats;
+
+namespace vmm::bench::tool {
+namespace {
+
+namespace stats = vmm::bench::stats;
+
+struct side {
+  std::string label;  // "base" or "head"
+  std::filesystem::path build;
+  std::vector<std::string> env;
+  std::map<std::string, std::vector<double>> samples;  // benchmark key → real time of each round (ns)
+};
+
+struct verdict_row {
+  std::string key;
+  double base_median = 0;
+  double head_median = 0;
+  stats::ratio_interval ratio{};
+  double p_value = 1;
+  double p_adjusted = 1;
+  double threshold = 0;
+  std::size_t base_n = 0;
+  std::size_t head_n = 0;
+  std::string verdict;
+  bool regression = false;
+};
+
+// Checks out `ref` into `dir` as a detached git worktree of `source` and builds its release preset there.
+auto build_ref(const std::filesystem::path& source, const std::string& ref, const std::filesystem::path& dir,
+               const std::string& cmake) -> std::filesystem::path {
+  const auto log = dir.parent_path() / (dir.filename().string() + ".log");
+  std::filesystem::create_directories(dir.parent_path());
+  const auto step = [&](const std::vector<std::string>& argv, const std::filesystem::path& cwd, std::string_view what) {
+    std::println(std::cerr, "vmm-bench compare: {} ({})", what, ref);
+    if (run_process(argv, {}, log, log, cwd) != 0) {
+      throw failure{std::format("{} failed for {}; its output: {}\n{}", what, ref, log.string(), slurp(log))};
+    }
+  };
+  if (std::filesystem::exists(dir)) {
+    // A worktree of an earlier compare: remove it (and its registration) so the ref is checked out fresh.
+    run_process({"git", "-C", source.string(), "worktree", "remove", "--force", dir.string()}, {}, {}, {});
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    run_process({"git", "-C", source.string(), "worktree", "prune"}, {}, {}, {});
+  }
+  step({"git", "-C", source.string(), "worktree", "add", "--force", "--detach", dir.string(), ref}, {}, "checking out");
+  step({cmake, "--preset", "release"}, dir, "configuring");
+  step({cmake, "--build", "--preset", "release"}, dir, "building");
+  return dir / "build" / "release";
+}
+
+auto markdown_escape(std::string_view text) -> std::string {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '|':
+        out += "\\|";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '`':
+        out += '\'';
+        break;
+      case '\n':
+      case '\r':
+        out += ' ';
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+auto analyse(side& base, side& head, const results::manifest& manifest, double confidence, double fdr,
+             std::uint64_t seed) -> std::vector<verdict_row> {
+  std::vector<verdict_row> rows;
+  std::set<std::string> keys;
+  for (const auto& [key, samples] : base.samples) {
+    keys.insert(key);
+  }
+  for (const auto& [key, samples] : head.samples) {
+    keys.insert(key);
+  }
+  std::vector<double> p_values;
+  std::vector<std::size_t> tested;
+  for (const auto& key : keys) {
+    verdict_row row;
+    row.key = key;
+    const auto slash = key.find('/');
+    row.threshold = manifest.threshold(key.substr(0, slash), key.substr(slash + 1));
+    const auto& a = base.samples[key];
+    const auto& b = head.samples[key];
+    row.base_n = a.size();
+    row.head_n = b.size();
+    if (a.empty()) {
+      row.verdict = "new (not gated)";
+    } else if (b.empty()) {
+      row.verdict = "removed";
+    } else if (a.size() < 3 || b.size() < 3) {
+      row.verdict = "too few rounds";
+    }
+    if (!a.empty()) {
+      row.base_median = stats::median(a).value_or(0);
+    }
+    if (!b.empty()) {
+      row.head_median = stats::median(b).value_or(0);
+    }
+    if (row.verdict.empty()) {
+      const auto mw = stats::mann_whitney_u(b, a);
+      const auto ci = stats::bootstrap_ratio_of_medians(a, b, confidence, 2000, seed);
+      if (!mw || !ci) {
+        row.verdict = std::format("not tested: {}", (!mw ? mw.error() : ci.error()).message());
+      } else {
+        row.p_value = mw->p_value;
+        row.ratio = *ci;
+        p_values.push_back(mw->p_value);
+        tested.push_back(rows.size());
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  const auto decisions = stats::benjamini_hochberg(p_values, fdr);
+  if (!decisions) {
+    throw failure{std::format("Benjamini-Hochberg: {}", decisions.error().message())};
+  }
+  for (std::size_t i = 0; i < tested.size(); ++i) {
+    auto& row = rows[tested[i]];
+    const auto& d = (*decisions)[i];
+    row.p_adjusted = d.adjusted;
+    if (!d.rejected) {
+      row.verdict = "unchanged";
+    } else if (row.ratio.ratio < 1) {
+      row.verdict = "faster";
+    } else if (row.ratio.high >= 1 + row.threshold) {
+      // Established slower, and a slowdown of at least the threshold is within the interval.
+      row.verdict = "regression";
+      row.regression = true;
+    } else {
+      row.verdict = "slower, below threshold";
+    }
+  }
+  return rows;
+}
+
+auto write_text(const std::filesystem::path& path, const std::string& text) -> void {
+  std::ofstream out{path, std::ios::binary | std::ios::trunc};
+  if (!out || !(out << text) || !out.flush()) {
+    throw failure{std::format("{}: cannot write the file", path.string())};
+  }
+}
+
+}  // namespace
+
+auto command_compare(std::span<char* const> args) -> int {
+  const options opts{args,
+                     {"base-build", "head-build", "base-ref", "head-ref", "source", "work", "cmake", "manifest",
+                      "profile", "rounds", "min-time", "fdr", "confidence", "markdown", "json", "seed"},
+                     {},
+                     {"base-env", "head-env"}};
+  if (!opts.positional().empty()) {
+    throw usage_error{std::format("unexpected argument \"{}\"", opts.positional().front())};
+  }
+  const bool by_build = opts.has("base-build") || opts.has("head-build");
+  const bool by_ref = opts.has("base-ref") || opts.has("head-ref");
+  if (by_build == by_ref || (by_build && (!opts.has("base-build") || !opts.has("head-build"))) ||
+      (by_ref && !opts.has("base-ref"))) {
+    throw usage_error{"give either --base-build DIR and --head-build DIR, or --base-ref REF [--head-ref REF]"};
+  }
+  const std::filesystem::path source = opts.get("source").value_or(default_source_dir().string());
+  const auto profile = opts.get_or("profile", "pr");
+  const auto rounds = opts.count("rounds", 30, 3, 100000);
+  const double min_time = opts.number("min-time", 0.05, 0.001, 3600);
+  const double fdr = opts.number("fdr", 0.01, 1e-9, 1);
+  const double confidence = opts.number("confidence", 0.95, 0.5, 0.9999);
+  const auto seed = opts.count("seed", 1, 0, std::numeric_limits<std::size_t>::max());
+  for (const auto& name : {"base-env", "head-env"}) {
+    for (const auto& e : opts.all(name)) {
+      if (!e.contains('=') || e.starts_with('=')) {
+        throw usage_error{std::format("--{} takes NAME=VALUE, not \"{}\"", name, e)};
+      }
+    }
+  }
+
+  side base{.label = "base", .build = {}, .env = opts.all("base-env"), .samples = {}};
+  side head{.label = "head", .build = {}, .env = opts.all("head-env"), .samples = {}};
+  std::filesystem::path manifest_path;
+  if (by_build) {
+    base.build = *opts.get("base-build");
+    head.build = *opts.get("head-build");
+    manifest_path = opts.get_or("manifest", (source / "benches" / "manifest.json").string());
+  } else {
+    const std::filesystem::path work = opts.get("work").value_or((source / "build" / "compare").string());
+    const auto cmake = opts.get_or("cmake", "cmake");
+    base.build = build_ref(source, *opts.get("base-ref"), work / "base", cmake);
+    if (const auto head_ref = opts.get("head-ref")) {
+      head.build = build_ref(source, *head_ref, work / "head", cmake);
+      manifest_path = opts.get_or("manifest", (work / "head" / "benches" / "manifest.json").string());
+    } else {
+      std::println(std::cerr, "vmm-bench compare: building the working tree as head");
+      if (run_process({cmake, "--preset", "release"}, {}, {}, {}, source) != 0 ||
+          run_process({cmake, "--build", "--preset", "release"}, {}, {}, {}, source) != 0) {
+        throw failure{std::format("building the release preset of {} failed", source.string())};
+      }
+      head.build = source / "build" / "release";
+      manifest_path = opts.get_or("manifest", (source / "benches" / "manifest.json").string());
+    }
+  }
+  const auto manifest = load_manifest(manifest_path);
+  const auto plan = manifest.plan(profile);
+  if (plan.empty()) {
+    throw failure{std::format("{}: no bench has a profile named \"{}\"", manifest_path.string(), profile)};
+  }
+  for (const auto* s : {&base, &head}) {
+    if (!std::filesystem::is_directory(s->build)) {
+      throw failure{std::format("{} build directory {} does not exist", s->label, s->build.string())};
+    }
+  }
+
+  // Interleaved rounds: every round measures each side once, and the order alternates (AB, BA, AB, ...) so that a
+  // drift in the machine's speed during the job (thermal, other tenants) falls on both sides alike.
+  const scratch_dir scratch;
+  const auto started = std::chrono::steady_clock::now();
+  bench_settings settings{.repetitions = 1, .min_time = min_time, .env = {}};
+  for (std::size_t round = 0; round < rounds; ++round) {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+    std::println(std::cerr, "vmm-bench compare: round {}/{} (elapsed {}, about {} left)", round + 1, rounds,
+                 format_duration(elapsed),
+                 round == 0
+                     ? std::string{"?"}
+                     : format_duration(elapsed / static_cast<double>(round) * static_cast<double>(rounds - round)));
+    for (auto* s : round % 2 == 0 ? std::array{&base, &head} : std::array{&head, &base}) {
+      settings.env = s->env;
+      for (const auto& [executable, filter] : plan) {
+        const auto exe = s->build / executable;
+        if (!std::filesystem::exists(exe)) {
+          if (s == &head) {
+            throw failure{std::format("head has no bench executable {} (was it built?)", exe.string())};
+          }
+          continue;  // a bench the head adds: reported as new
+        }
+        for (const auto& b : run_bench(exe, filter, settings, scratch.path()).benchmarks) {
+          for (const auto& rep : b.repetitions) {
+            s->samples[b.key()].push_back(rep.real_time);
+          }
+        }
+      }
+    }
+  }
+  if (head.samples.empty()) {
+    throw failure{std::format("the {} profile matched no benchmark of head", profile)};
+  }
+
+  const auto rows = analyse(base, head, manifest, confidence, fdr, seed);
+  const auto regressions = std::ranges::count_if(rows, &verdict_row::regression);
+
+  std::string md;
+  md += std::format("## Benchmark gate: {} profile, {} interleaved rounds\n\n", profile, rounds);
+  md += regressions > 0 ? std::format("**FAIL**: {} regression{} beyond {} threshold.\n\n", regressions,
+                                      regressions == 1 ? "" : "s", regressions == 1 ? "its" : "their")
+                        : std::string{"**PASS**: no regression beyond its threshold.\n\n"};
+  md += std::format("| benchmark | base | head | head/base [{:g} % CI] | p (BH) | threshold | verdict |\n",
+                    confidence * 100);
+  md += "|---|---:|---:|---:|---:|---:|---|\n";
+  for (const auto& row : rows) {
+    const auto ratio = row.p_adjusted < 1 || row.verdict == "unchanged"
+                           ? std::format("{:.3f} [{:.3f}, {:.3f}]", row.ratio.ratio, row.ratio.low, row.ratio.high)
+                           : std::string{"–"};
+    md += std::format("| {} | {} | {} | {} | {:.2g} | {:g} % | {}{} |\n", markdown_escape(row.key),
+                      row.base_n > 0 ? format_time(row.base_median) : "–",
+                      row.head_n > 0 ? format_time(row.head_median) : "–", ratio, row.p_adjusted, row.threshold * 100,
+                      row.regression ? "❌ " : "", row.verdict);
+  }
+  md += std::format(
+      "\nMann–Whitney U per benchmark, Benjamini–Hochberg at q = {:g} across all {}, bootstrap interval of the ratio "
+      "of "
+      "medians. A regression is a significant slowdown whose interval reaches the threshold.\n",
+      fdr, rows.size());
+
+  std::print("{}", md);
+  if (const auto path = opts.get("markdown")) {
+    write_text(*path, md);
+  }
+  if (const auto path = opts.get("json")) {
+    nlohmann::json doc{{"profile", profile}, {"rounds", rounds}, {"regressions", regressions}};
+    auto& list = doc["benchmarks"] = nlohmann::json::array();
+    for (const auto& row : rows) {
+      list.push_back({{"benchmark", row.key},
+                      {"base_median", row.base_median},
+                      {"head_median", row.head_median},
+                      {"base_n", row.base_n},
+                      {"head_n", row.head_n},
+                      {"ratio", row.ratio.ratio},
+                      {"low", row.ratio.low},
+                      {"high", row.ratio.high},
+                      {"p_value", row.p_value},
+                      {"p_adjusted", row.p_adjusted},
+                      {"threshold", row.threshold},
+                      {"verdict", row.verdict},
+                      {"regression", row.regression}});
+    }
+    const auto text = doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    write_text(*path, text);
+  }
+  return regressions > 0 ? exit_regression : exit_ok;
+}
+
+}  // namespace vmm::bench::tool

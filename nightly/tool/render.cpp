@@ -1,0 +1,190 @@
+// vmm-bench render: the static regression dashboard. Copies the site (dashboards/site) and the chart library into an
+// output directory and writes data.js, the whole store as the site reads it (contract: dashboards/README.md).
+module;
+#include <nlohmann/json.hpp>
+module vmm.bench.tool;
+import std;
+import vmm.bench.results;
+
+namespace vmm::bench::tool {
+namespace {
+
+using json = nlohmann::json;
+
+auto run_id(const results::run& r) -> std::string {
+  return std::format("{}/{}{}/{}", r.machine, r.ctx.commit, r.ctx.dirty ? "-dirty" : "", r.profile);
+}
+
+auto copy_into(const std::filesystem::path& from, const std::filesystem::path& to) -> void {
+  std::error_code ec;
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) {
+    throw failure{std::format("cannot copy {} to {}: {}", from.string(), to.string(), ec.message())};
+  }
+}
+
+auto build_data(const histories& h, const std::vector<change>& changes, const std::optional<std::string>& commit_url)
+    -> json {
+  json runs = json::array();
+  std::map<std::string, json> machines;
+  for (const auto* r : h.runs) {
+    runs.push_back(json{{"id", run_id(*r)},
+                        {"machine", r->machine},
+                        {"profile", r->profile},
+                        {"commit", r->ctx.commit},
+                        {"branch", r->ctx.branch},
+                        {"commit_date", r->ctx.commit_date},
+                        {"run_date", r->ctx.run_date},
+                        {"dirty", r->ctx.dirty},
+                        {"complete", r->complete},
+                        {"noisy", r->ctx.noisy},
+                        {"noisy_reasons", r->ctx.noisy_reasons}});
+    auto& m = machines[r->machine];
+    // Runs are sorted oldest first, so the last one seen describes the machine as it is now.
+    m = json{{"id", r->machine},
+             {"cpu", r->ctx.cpu_model},
+             {"kernel", r->ctx.kernel},
+             {"runs", (m.is_object() ? m["runs"].get<int>() : 0) + 1}};
+  }
+  json machine_list = json::array();
+  for (auto& [id, m] : machines) {
+    machine_list.push_back(std::move(m));
+  }
+
+  json benchmarks = json::array();
+  json regressions = json::array();
+  for (const auto& series : h.series) {
+    json points = json::array();
+    for (const auto& p : series.points) {
+      points.push_back(json{{"run", p.run},
+                            {"median", p.median},
+                            {"min", p.min},
+                            {"max", p.max},
+                            {"q1", p.q1},
+                            {"q3", p.q3},
+                            {"n", p.n}});
+    }
+    json marks = json::array();
+    for (const auto& c : changes) {
+      if (c.machine != series.machine || c.benchmark != series.benchmark) {
+        continue;
+      }
+      // The change's position: the first point of to_commit right after a point of from_commit.
+      std::optional<std::size_t> at;
+      for (std::size_t i = 1; i < series.points.size() && !at; ++i) {
+        if (h.runs[series.points[i].run]->ctx.commit == c.to_commit &&
+            h.runs[series.points[i - 1].run]->ctx.commit == c.from_commit) {
+          at = i;
+        }
+      }
+      if (!at) {
+        continue;  // detected on a history this store no longer holds
+      }
+      json item{{"point", *at},         {"from_commit", c.from_commit}, {"to_commit", c.to_commit}, {"ratio", c.ratio},
+                {"p_value", c.p_value}, {"confidence", 1 - c.p_value},  {"kind", c.kind()}};
+      marks.push_back(item);
+      if (c.kind() == "regression") {
+        regressions.push_back(json{{"machine", c.machine},
+                                   {"benchmark", c.benchmark},
+                                   {"from_commit", c.from_commit},
+                                   {"to_commit", c.to_commit},
+                                   {"ratio", c.ratio},
+                                   {"p_value", c.p_value},
+                                   {"confidence", 1 - c.p_value}});
+      }
+    }
+    benchmarks.push_back(json{{"machine", series.machine},
+                              {"name", series.benchmark},
+                              {"unit", "ns"},
+                              {"points", points},
+                              {"change_points", marks}});
+  }
+  return json{{"schema_version", 1},
+              {"generated", now_utc()},
+              {"commit_url", commit_url ? json(*commit_url) : json(nullptr)},
+              {"machines", machine_list},
+              {"runs", runs},
+              {"benchmarks", benchmarks},
+              {"regressions", regressions}};
+}
+
+}  // namespace
+
+auto command_render(std::span<char* const> args) -> int {
+  const options opts{args, {"store", "changes", "out", "site", "vendor", "commit-url", "machine", "profile"}, {}};
+  if (!opts.positional().empty()) {
+    throw usage_error{std::format("unexpected argument \"{}\"", opts.positional().front())};
+  }
+  const auto source = default_source_dir();
+  const std::filesystem::path store_path = opts.get("store").value_or(default_store().string());
+  const std::filesystem::path out = opts.get("out").value_or((source / "build" / "site").string());
+  const std::filesystem::path site = opts.get("site").value_or((source / "dashboards" / "site").string());
+  const std::filesystem::path vendor =
+      opts.get("vendor").value_or((source / "dashboards" / "node_modules" / "echarts").string());
+  const auto commit_url = opts.get("commit-url");
+  if (commit_url && !commit_url->contains("{commit}")) {
+    throw usage_error{"--commit-url must contain {commit}, e.g. https://github.com/OWNER/REPO/commit/{commit}"};
+  }
+
+  const auto store = load_store(store_path);
+  const auto h = build_histories(store, opts.get("machine"), opts.get("profile"));
+  if (h.runs.empty()) {
+    throw failure{std::format("{}: no readable runs to render (run `vmm-bench run` first)", store_path.string())};
+  }
+  std::vector<change> changes;
+  if (const auto path = opts.get("changes")) {
+    auto parsed = parse_changes(slurp(*path));
+    if (!parsed) {
+      throw failure{std::format("{}: {}", *path, parsed.error())};
+    }
+    changes = std::move(*parsed);
+  }
+
+  if (!std::filesystem::is_regular_file(site / "index.html")) {
+    throw failure{std::format("{}: no index.html: not the dashboard site (dashboards/site)", site.string())};
+  }
+  const auto chart = vendor / "dist" / "echarts.min.js";
+  if (!std::filesystem::is_regular_file(chart)) {
+    throw failure{
+        std::format("{}: missing; install the dashboard's packages (tools/bootstrap runs npm ci in "
+                    "dashboards/)",
+                    chart.string())};
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(out / "vendor", ec);
+  if (ec) {
+    throw failure{std::format("{}: cannot create the directory: {}", out.string(), ec.message())};
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(site)) {
+    if (entry.is_regular_file()) {
+      copy_into(entry.path(), out / entry.path().filename());
+    }
+  }
+  copy_into(chart, out / "vendor" / "echarts.min.js");
+  for (const auto* legal : {"LICENSE", "NOTICE"}) {
+    if (std::filesystem::exists(vendor / legal)) {
+      copy_into(vendor / legal, out / "vendor" / std::format("echarts-{}", legal));
+    }
+  }
+
+  const auto data = build_data(h, changes, commit_url);
+  // ensure_ascii: the file is plain ASCII JavaScript whatever the result files held.
+  const auto text = std::format("window.VMM_DATA = {};\n", data.dump(-1, ' ', true, json::error_handler_t::replace));
+  const auto temp = out / ".data.js.tmp";
+  {
+    std::ofstream file{temp, std::ios::binary | std::ios::trunc};
+    if (!file || !(file << text) || !file.flush()) {
+      throw failure{std::format("{}: cannot write the file", temp.string())};
+    }
+  }
+  std::filesystem::rename(temp, out / "data.js", ec);
+  if (ec) {
+    throw failure{std::format("{}: cannot write data.js: {}", out.string(), ec.message())};
+  }
+  std::println(std::cerr, "vmm-bench render: {} runs, {} benchmark histories, {} change points", h.runs.size(),
+               h.series.size(), changes.size());
+  std::println("{}", (std::filesystem::absolute(out) / "index.html").string());
+  return exit_ok;
+}
+
+}  // namespace vmm::bench::tool
