@@ -19,7 +19,7 @@ constexpr std::string_view usage_text = R"(usage: vmm-bench COMMAND [OPTIONS]
   detect   [--store DIR] [--machine NAME] [--profile NAME] [--benchmark EXE/NAME] [--out FILE]
            [--significance 0.01] [--permutations 199] [--min-segment 3] [--seed 1]
            Change points in every benchmark's history (E-divisive means, permutation test).
-  render   [--store DIR] [--changes FILE] [--out DIR] [--site DIR] [--vendor DIR] [--commit-url URL]
+  render   [--store DIR] [--changes FILE] [--out DIR] [--dashboards DIR] [--commit-url URL]
            [--machine NAME] [--profile NAME]
            The static dashboard; prints the path of its index.html.
   ratios   FILE.json...          Each BM_<c>_<op> against its BM_<c>_baseline_<op>, from Google Benchmark JSON.

@@ -111,16 +111,15 @@ auto build_data(const histories& h, const std::vector<change>& changes, const st
 }  // namespace
 
 auto command_render(std::span<char* const> args) -> int {
-  const options opts{args, {"store", "changes", "out", "site", "vendor", "commit-url", "machine", "profile"}, {}};
+  const options opts{args, {"store", "changes", "out", "dashboards", "commit-url", "machine", "profile"}, {}};
   if (!opts.positional().empty()) {
     throw usage_error{std::format("unexpected argument \"{}\"", opts.positional().front())};
   }
   const auto source = default_source_dir();
   const std::filesystem::path store_path = opts.get("store").value_or(default_store().string());
   const std::filesystem::path out = opts.get("out").value_or((source / "build" / "site").string());
-  const std::filesystem::path site = opts.get("site").value_or((source / "dashboards" / "site").string());
-  const std::filesystem::path vendor =
-      opts.get("vendor").value_or((source / "dashboards" / "node_modules" / "echarts").string());
+  const std::filesystem::path dashboards = opts.get("dashboards").value_or((source / "dashboards").string());
+  const auto site = dashboards / "site";
   const auto commit_url = opts.get("commit-url");
   if (commit_url && !commit_url->contains("{commit}")) {
     throw usage_error{"--commit-url must contain {commit}, e.g. https://github.com/OWNER/REPO/commit/{commit}"};
@@ -141,17 +140,34 @@ auto command_render(std::span<char* const> args) -> int {
   }
 
   if (!std::filesystem::is_regular_file(site / "index.html")) {
-    throw failure{std::format("{}: no index.html: not the dashboard site (dashboards/site)", site.string())};
+    throw failure{std::format("{}: no site/index.html: not the dashboards directory", dashboards.string())};
   }
-  const auto chart = vendor / "dist" / "echarts.min.js";
-  if (!std::filesystem::is_regular_file(chart)) {
-    throw failure{
-        std::format("{}: missing; install the dashboard's packages (tools/bootstrap runs npm ci in "
-                    "dashboards/)",
-                    chart.string())};
+  // The chart library: the files dashboards/vendor-files.txt lists ("<source under dashboards/> <destination under
+  // the site>"), installed by `npm ci` in dashboards/ (tools/bootstrap does it).
+  const auto vendor_list = dashboards / "vendor-files.txt";
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> vendor_files;
+  for (const auto line : std::views::split(slurp(vendor_list), '\n')) {
+    const std::string_view l{line.begin(), line.end()};
+    std::istringstream fields{std::string{l}};
+    std::string from;
+    std::string to;
+    if (l.empty() || l.starts_with('#') || !(fields >> from >> to)) {
+      continue;
+    }
+    if (to.starts_with('/') || to.contains("..")) {
+      throw failure{std::format("{}: destination \"{}\" leaves the site", vendor_list.string(), to)};
+    }
+    if (!std::filesystem::is_regular_file(dashboards / from)) {
+      throw failure{std::format("{}: missing; install the dashboard's packages (tools/bootstrap runs npm ci in {})",
+                                (dashboards / from).string(), dashboards.string())};
+    }
+    vendor_files.emplace_back(dashboards / from, out / to);
+  }
+  if (vendor_files.empty()) {
+    throw failure{std::format("{}: lists no files", vendor_list.string())};
   }
   std::error_code ec;
-  std::filesystem::create_directories(out / "vendor", ec);
+  std::filesystem::create_directories(out, ec);
   if (ec) {
     throw failure{std::format("{}: cannot create the directory: {}", out.string(), ec.message())};
   }
@@ -160,11 +176,9 @@ auto command_render(std::span<char* const> args) -> int {
       copy_into(entry.path(), out / entry.path().filename());
     }
   }
-  copy_into(chart, out / "vendor" / "echarts.min.js");
-  for (const auto* legal : {"LICENSE", "NOTICE"}) {
-    if (std::filesystem::exists(vendor / legal)) {
-      copy_into(vendor / legal, out / "vendor" / std::format("echarts-{}", legal));
-    }
+  for (const auto& [from, to] : vendor_files) {
+    std::filesystem::create_directories(to.parent_path(), ec);
+    copy_into(from, to);
   }
 
   const auto data = build_data(h, changes, commit_url);
