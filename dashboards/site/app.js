@@ -1,13 +1,14 @@
 /*
  * cpp-vmm benchmark dashboard: the one script behind every page of the static site.
  *
- * Reads window.VMM_DATA (set by data.js, see ../README.md for the contract), checks every field, and renders the page
+ * Reads window.VMM_DATA (set by data.js; the contract is in dashboards/README.md of cpp-vmm), checks every field, and renders the page
  * named by <body data-page="...">: index, benchmark, regressions or compare. It deliberately does not fetch anything
  * (the site works from file:// with no network), does not use a framework or a build step, and never inserts a string
  * from the data as HTML: benchmark names, branches and commits come from result files that anyone who can open a pull
  * request can write, so every such string goes through textContent or createElement.
  *
- * For tests: <body data-ready="true"> once a page has rendered, data-points / data-change-points on a chart's
+ * For tests: <body data-ready="true" data-render-count="N"> once a page has rendered (N counts renders: the page
+ * renders again on every change of the location hash), data-points / data-change-points on a chart's
  * container, and window.VMM_CHARTS, a list of { id, machine, name, points, changePoints, chart } for every chart.
  */
 (function () {
@@ -485,7 +486,7 @@
 
   function footer(data) {
     if (!data || data.error) return null;
-    return el('footer', {}, 'Data generated ' + formatDate(data.generated) + ' · ' + data.runs.length + ' runs on ' +
+    return el('footer', {}, 'Data generated ' + formatDate(data.generated) + ' · ' + data.runs.length + ' run' + (data.runs.length === 1 ? '' : 's') + ' on ' +
       data.machines.length + ' machine' + (data.machines.length === 1 ? '' : 's') + ' · lower is better for every benchmark');
   }
 
@@ -735,7 +736,7 @@
       data: points.map((p, i) => ({
         value: [i, p.median],
         symbol: p.run.noisy ? 'emptyCircle' : undefined,
-        itemStyle: p.run.noisy ? { color: '#fff', borderColor: '#999', borderWidth: 2 } : undefined,
+        itemStyle: p.run.noisy ? { color: '#999', borderColor: '#999', borderWidth: 2 } : undefined,
       })),
       markLine: markLines.length ? { symbol: 'none', silent: true, animation: false, data: markLines } : undefined,
     });
@@ -764,6 +765,7 @@
       },
       yAxis: {
         type: 'value', scale: true, name: 'time (lower is better)', nameLocation: 'middle', nameGap: 64,
+        axisLine: { show: true, onZero: false },
         axisLabel: { formatter: (v) => formatValue(v, unit) },
       },
       dataZoom: [
@@ -955,6 +957,7 @@
 
   // ---------------------------------------------------------------------------------------------------------------
 
+  let renderCount = 0;
   const PAGES = { index: renderIndex, benchmark: renderBenchmark, regressions: renderRegressions, compare: renderCompare };
 
   function render() {
@@ -984,6 +987,8 @@
     }
     const foot = footer(data);
     if (foot) root.appendChild(foot);
+    renderCount++;
+    document.body.setAttribute('data-render-count', String(renderCount));
     document.body.setAttribute('data-ready', 'true');
   }
 
