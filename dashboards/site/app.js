@@ -711,7 +711,7 @@
       });
     }
     series.push({
-      name: 'min–max', type: 'custom', silent: true, z: 2,
+      name: 'min–max', type: 'custom', silent: true, z: 2, clip: true,
       data: points.map((p, i) => [i, p.min !== null ? p.min : p.median, p.max !== null ? p.max : p.median]),
       encode: { x: 0, y: [1, 2] },
       renderItem: (params, api) => {
