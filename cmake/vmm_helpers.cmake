@@ -80,3 +80,32 @@ function(vmm_add_bench component)
   add_test(NAME ${target}.smoke COMMAND ${target} --benchmark_min_time=0.01 --benchmark_repetitions=1)
   set_tests_properties(${target}.smoke PROPERTIES LABELS "bench-smoke;${component}" TIMEOUT 300)
 endfunction()
+
+# vmm_add_fuzz(<name> SOURCES <files> [DEPENDS <targets>] [CORPUS <dir>] [SECONDS <n>])
+# A libFuzzer target fuzz_<name> (built only with VMM_BUILD_FUZZERS, in the fuzz preset), and a CTest test that runs
+# it for SECONDS (default $ENV{VMM_FUZZ_SECONDS}, else 30) starting from the seed CORPUS; new inputs it finds go to
+# the build tree, never into the source tree. A crash, leak, sanitizer report or timeout fails the test and leaves
+# the reproducer (crash-*, leak-*, timeout-*) in the test's working directory.
+function(vmm_add_fuzz name)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "CORPUS;SECONDS" "SOURCES;DEPENDS")
+  set(target fuzz_${name})
+  add_executable(${target} ${arg_SOURCES})
+  target_link_libraries(${target} PRIVATE ${arg_DEPENDS} $<BUILD_INTERFACE:vmm_warnings>)
+  target_compile_features(${target} PRIVATE cxx_std_23)
+  # Debian's libFuzzer runtime is built against libstdc++; the code under test uses libc++ (../shared/TOOLCHAIN.md).
+  target_link_options(${target} PRIVATE -fsanitize=fuzzer -l:libstdc++.so.6)
+  if(DEFINED arg_SECONDS)
+    set(seconds ${arg_SECONDS})
+  elseif(DEFINED ENV{VMM_FUZZ_SECONDS})
+    set(seconds $ENV{VMM_FUZZ_SECONDS})
+  else()
+    set(seconds 30)
+  endif()
+  set(work "${CMAKE_CURRENT_BINARY_DIR}/${target}-run")
+  file(MAKE_DIRECTORY "${work}/corpus")
+  add_test(NAME ${target} COMMAND ${target} -max_total_time=${seconds} -timeout=10 -rss_limit_mb=2048
+           -print_final_stats=1 "${work}/corpus" "${arg_CORPUS}"
+           WORKING_DIRECTORY "${work}")
+  math(EXPR limit "${seconds} + 120")
+  set_tests_properties(${target} PROPERTIES LABELS "fuzz" TIMEOUT ${limit})
+endfunction()

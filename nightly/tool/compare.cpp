@@ -167,7 +167,7 @@ auto write_text(const std::filesystem::path& path, const std::string& text) -> v
 auto command_compare(std::span<char* const> args) -> int {
   const options opts{args,
                      {"base-build", "head-build", "base-ref", "head-ref", "source", "work", "cmake", "manifest",
-                      "profile", "rounds", "min-time", "fdr", "confidence", "markdown", "json", "seed"},
+                      "profile", "rounds", "repetitions", "min-time", "fdr", "confidence", "markdown", "json", "seed"},
                      {},
                      {"base-env", "head-env"}};
   if (!opts.positional().empty()) {
@@ -182,7 +182,8 @@ auto command_compare(std::span<char* const> args) -> int {
   const std::filesystem::path source = opts.get("source").value_or(default_source_dir().string());
   const auto profile = opts.get_or("profile", "pr");
   const auto rounds = opts.count("rounds", 30, 3, 100000);
-  const double min_time = opts.number("min-time", 0.05, 0.001, 3600);
+  const auto repetitions = opts.count("repetitions", 3, 1, 1000);
+  const double min_time = opts.number("min-time", 0.02, 0.001, 3600);
   const double fdr = opts.number("fdr", 0.01, 1e-9, 1);
   const double confidence = opts.number("confidence", 0.95, 0.5, 0.9999);
   const auto seed = opts.count("seed", 1, 0, std::numeric_limits<std::size_t>::max());
@@ -233,7 +234,9 @@ auto command_compare(std::span<char* const> args) -> int {
   // drift in the machine's speed during the job (thermal, other tenants) falls on both sides alike.
   const scratch_dir scratch;
   const auto started = std::chrono::steady_clock::now();
-  bench_settings settings{.repetitions = 1, .min_time = min_time, .env = {}};
+  // Each round's sample of a benchmark is the median of `repetitions` back-to-back repetitions in one process: a
+  // burst of load from another tenant spoils one repetition, not the round.
+  bench_settings settings{.repetitions = repetitions, .min_time = min_time, .env = {}};
   for (std::size_t round = 0; round < rounds; ++round) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
     std::println(std::cerr, "vmm-bench compare: round {}/{} (elapsed {}, about {} left)", round + 1, rounds,
@@ -252,9 +255,7 @@ auto command_compare(std::span<char* const> args) -> int {
           continue;  // a bench the head adds: reported as new
         }
         for (const auto& b : run_bench(exe, filter, settings, scratch.path()).benchmarks) {
-          for (const auto& rep : b.repetitions) {
-            s->samples[b.key()].push_back(rep.real_time);
-          }
+          s->samples[b.key()].push_back(median_real_time(b));
         }
       }
     }
