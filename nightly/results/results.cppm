@@ -48,6 +48,19 @@ struct benchmark {
   /// "executable/name": the benchmark's identity across runs and machines.
   [[nodiscard]] auto key() const -> std::string { return executable + "/" + name; }
 
+  /// Whether the benchmark's primary time is wall-clock time: Google Benchmark appends "/real_time" (UseRealTime)
+  /// or "/manual_time" (UseManualTime) to the name of such benchmarks. Others are timed by CPU time.
+  [[nodiscard]] auto timed_by_real_time() const -> bool {
+    return name.contains("/real_time") || name.contains("/manual_time");
+  }
+
+  /// The time Google Benchmark itself uses for `rep`, and the pipeline compares: real time for benchmarks that
+  /// asked for it (a wake-up across threads is mostly waiting), else CPU time (so that time the process spent
+  /// descheduled by another tenant of a shared machine is not counted against the code).
+  [[nodiscard]] auto primary_time(const repetition& rep) const -> double {
+    return timed_by_real_time() ? rep.real_time : rep.cpu_time;
+  }
+
   friend auto operator==(const benchmark&, const benchmark&) -> bool = default;
 };
 

@@ -16,7 +16,7 @@ struct side {
   std::string label;  // "base" or "head"
   std::filesystem::path build;
   std::vector<std::string> env;
-  std::map<std::string, std::vector<double>> samples;  // benchmark key → real time of each round (ns)
+  std::map<std::string, std::vector<double>> samples;  // benchmark key → primary time of each round (ns)
 };
 
 struct verdict_row {
@@ -255,7 +255,7 @@ auto command_compare(std::span<char* const> args) -> int {
           continue;  // a bench the head adds: reported as new
         }
         for (const auto& b : run_bench(exe, filter, settings, scratch.path()).benchmarks) {
-          s->samples[b.key()].push_back(median_real_time(b));
+          s->samples[b.key()].push_back(median_primary_time(b));
         }
       }
     }

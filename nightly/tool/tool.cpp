@@ -422,10 +422,10 @@ auto load_store(const std::filesystem::path& store) -> results::store_contents {
   return std::move(*contents);
 }
 
-auto median_real_time(const results::benchmark& b) -> double {
+auto median_primary_time(const results::benchmark& b) -> double {
   std::vector<double> times;
   for (const auto& rep : b.repetitions) {
-    times.push_back(rep.real_time);
+    times.push_back(b.primary_time(rep));
   }
   if (times.empty()) {
     return 0;
@@ -482,7 +482,7 @@ auto build_histories(const results::store_contents& store, const std::optional<s
       }
       std::vector<double> times;
       for (const auto& rep : b.repetitions) {
-        times.push_back(rep.real_time);
+        times.push_back(b.primary_time(rep));
       }
       std::ranges::sort(times);
       const auto quantile = [&](double q) {

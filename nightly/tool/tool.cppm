@@ -128,10 +128,11 @@ auto default_machine() -> std::string;
 /// cannot be read.
 auto load_store(const std::filesystem::path& store) -> results::store_contents;
 
-/// The median of the real times of `b`'s repetitions (0 for none).
-auto median_real_time(const results::benchmark& b) -> double;
+/// The median of the primary times (results::benchmark::primary_time) of `b`'s repetitions (0 for none).
+auto median_primary_time(const results::benchmark& b) -> double;
 
-/// One run's measurement of one benchmark: statistics over its repetitions' real times (ns).
+/// One run's measurement of one benchmark: statistics over its repetitions' primary times (ns; real time for
+/// benchmarks timed by real time, else CPU time).
 struct history_point {
   std::size_t run = 0;  ///< index into histories::runs
   double median = 0, min = 0, max = 0, q1 = 0, q3 = 0;
