@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 import std;
+import vmm.sys;
 import vmm.bench.results;
 
 namespace results = vmm::bench::results;
@@ -47,6 +48,38 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_counters_in_their_order) {
 
   BOOST_TEST_REQUIRE(parsed.has_value(), parsed.error_or("ok"));
   BOOST_TEST((parsed->benchmarks.at(0).repetitions.at(0).counters == original.benchmarks[0].repetitions[0].counters));
+}
+
+// DISABLED (bug, minor): read_file (results.cpp, the in.bad() check after reading) never sees a read error: libc++'s
+// istreambuf_iterator stops at a failed read(2) without setting badbit, so a file that cannot be read (here a
+// directory: open succeeds, read fails with EISDIR) comes back as empty text and is reported as "not valid JSON
+// (truncated or corrupt)", and the "read error" branch is dead. Fix: read with ::read (or check errno / the byte
+// count against the file size) and report the OS error.
+BOOST_TEST_DECORATOR(*boost::unit_test::disabled())
+BOOST_AUTO_TEST_CASE(read_run_of_an_unreadable_file_reports_a_read_error) {
+  const auto dir = vmm::sys::temp_dir::create("vmm-results-test-").value();
+
+  const auto read = results::read_run(dir.path());
+
+  BOOST_TEST(read.error_or("ok") == std::format("{}: read error", dir.path().string()));
+}
+
+// DISABLED (bug, low): regex_escape (results.cpp, the escape set R"(\^$.|?*+()[]{})") escapes ']' and '}', and
+// results.cppm says the result is for "an ECMAScript regex (Google Benchmark's filter syntax)". But Google
+// Benchmark 1.7.1 compiles --benchmark_filter as POSIX extended (src/re.h: std::regex(spec,
+// std::regex_constants::extended); Debian's libbenchmark.so.1.7.1 uses libstdc++'s std::regex), where "\]" and "\}"
+// are invalid escapes: vmm-bench run (nightly/tool/run.cpp, "^" + regex_escape(name) + "$") would hand Google
+// Benchmark a filter it cannot compile for any benchmark name holding ']' or '}'. Fix: do not escape ']' and '}'
+// (literal outside a bracket expression in ERE) and correct the comment; names_test.cpp's
+// regex_escape_puts_a_backslash_before_every_special_character and the ECMAScript cases then need the ERE grammar.
+BOOST_TEST_DECORATOR(*boost::unit_test::disabled())
+BOOST_AUTO_TEST_CASE(regex_escape_gives_a_filter_google_benchmark_can_compile) {
+  const std::string name{"BM_x<int[4]>/{1}"};
+
+  bool matched = false;
+  BOOST_CHECK_NO_THROW(matched = std::regex_search(
+                           name, std::regex{std::format("^{}$", results::regex_escape(name)), std::regex::extended}));
+  BOOST_TEST(matched);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -315,6 +315,21 @@ BOOST_AUTO_TEST_CASE(read_store_reports_a_file_named_after_another_commit_or_pro
   BOOST_TEST(contents->problems[2].reason.contains("does not match its path"));
 }
 
+BOOST_AUTO_TEST_CASE(read_store_reports_a_directory_named_like_a_run_file) {
+  const auto dir = make_temp_dir();
+  const auto good = results::write_run(dir.path(), sample_run("runner-a", commit_a, "nightly")).value();
+  const auto directory = dir.path() / "runner-a" / std::format("{}.pr.json", commit_a);
+  fs::create_directories(directory);
+
+  const auto contents = results::read_store(dir.path());
+
+  BOOST_TEST_REQUIRE(contents.has_value(), contents.error_or("ok"));
+  BOOST_TEST(paths_of(*contents) == (std::vector{good}), boost::test_tools::per_element());
+  BOOST_TEST_REQUIRE(contents->problems.size() == 1U);
+  BOOST_TEST(contents->problems[0].path == directory);
+  BOOST_TEST(contents->problems[0].reason.starts_with(directory.string() + ": "));
+}
+
 BOOST_AUTO_TEST_CASE(read_store_skips_dot_files_temporary_files_and_non_json_files) {
   const auto dir = make_temp_dir();
   const auto good = results::write_run(dir.path(), sample_run("runner-a", commit_a, "nightly")).value();
