@@ -1,0 +1,159 @@
+// parse_manifest on the real benches/manifest.json of this checkout, manifest::plan (the Google Benchmark filter of
+// each bench of a profile) and manifest::threshold (first matching regex of the bench, else the default). Bad
+// manifests are in negative_test.cpp.
+#include <boost/test/unit_test.hpp>
+
+import std;
+import vmm.bench.results;
+
+namespace results = vmm::bench::results;
+
+namespace {
+
+using plan_t = std::vector<std::pair<std::string, std::string>>;
+
+auto real_manifest_text() -> std::string {
+  const std::filesystem::path path = std::filesystem::path{VMM_SOURCE_DIR} / "benches" / "manifest.json";
+  std::ifstream in{path, std::ios::binary};
+  BOOST_TEST_REQUIRE(in.good(), "cannot open " << path);
+  return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
+}
+
+auto real_manifest() -> results::manifest {
+  auto parsed = results::parse_manifest(real_manifest_text());
+  BOOST_TEST_REQUIRE(parsed.has_value(), parsed.error_or("ok"));
+  return std::move(*parsed);
+}
+
+// A manifest whose benches share a profile and have several patterns and overlapping thresholds.
+constexpr std::string_view two_pattern_manifest = R"({
+  "schema_version": 1,
+  "benches": [
+    {
+      "executable": "benches/a/bench_a",
+      "profiles": {"pr": ["BM_a_copy.*", "BM_a_wake"], "nightly": [".*"]},
+      "thresholds": {"BM_a_copy/.*": 0.25}
+    },
+    {
+      "executable": "benches/b/bench_b",
+      "profiles": {"nightly": ["BM_b_.*"]},
+      "thresholds": {"BM_a_copy/.*": 0.75, "BM_b_.*": 10}
+    }
+  ]
+})";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(manifest)
+
+BOOST_AUTO_TEST_CASE(the_real_manifest_parses_with_its_benches_in_order) {
+  const auto m = real_manifest();
+
+  BOOST_TEST_REQUIRE(m.benches.size() == 3U);
+  BOOST_TEST(m.benches[0].executable == "benches/sys/bench_sys");
+  BOOST_TEST(m.benches[1].executable == "benches/event_manager/bench_event_manager");
+  BOOST_TEST(m.benches[2].executable == "benches/gate/bench_gate");
+  BOOST_TEST(m.default_threshold == 0.05);
+}
+
+BOOST_AUTO_TEST_CASE(the_real_manifest_keeps_profiles_and_thresholds) {
+  const auto m = real_manifest();
+
+  BOOST_TEST_REQUIRE(m.benches.size() == 3U);
+  BOOST_TEST(m.benches[0].profiles.size() == 2U);
+  BOOST_TEST(m.benches[0].thresholds.size() == 2U);
+  BOOST_TEST(m.benches[1].thresholds.empty());
+  BOOST_TEST_REQUIRE(m.benches[2].profiles.size() == 1U);
+  BOOST_TEST(m.benches[2].profiles[0].first == "gate");
+  BOOST_TEST(m.benches[2].profiles[0].second == (std::vector<std::string>{"BM_gate_.*"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(plan_of_pr_runs_sys_and_event_manager_with_their_filters) {
+  const auto plan = real_manifest().plan("pr");
+
+  BOOST_TEST((plan == plan_t{{"benches/sys/bench_sys", "^(BM_sys_.*)$"},
+                             {"benches/event_manager/bench_event_manager", "^(BM_event_manager_.*)$"}}));
+}
+
+BOOST_AUTO_TEST_CASE(plan_of_nightly_runs_everything_of_sys_and_event_manager) {
+  const auto plan = real_manifest().plan("nightly");
+
+  BOOST_TEST(
+      (plan == plan_t{{"benches/sys/bench_sys", "^(.*)$"}, {"benches/event_manager/bench_event_manager", "^(.*)$"}}));
+}
+
+BOOST_AUTO_TEST_CASE(plan_of_gate_runs_only_the_gate_bench) {
+  const auto plan = real_manifest().plan("gate");
+
+  BOOST_TEST((plan == plan_t{{"benches/gate/bench_gate", "^(BM_gate_.*)$"}}));
+}
+
+BOOST_AUTO_TEST_CASE(plan_of_an_unknown_profile_is_empty) {
+  BOOST_TEST(real_manifest().plan("weekly").empty());
+  BOOST_TEST(real_manifest().plan("").empty());
+}
+
+BOOST_AUTO_TEST_CASE(plan_joins_several_patterns_into_one_alternation) {
+  const auto m = results::parse_manifest(two_pattern_manifest);
+
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST((m->plan("pr") == plan_t{{"benches/a/bench_a", "^(BM_a_copy.*|BM_a_wake)$"}}));
+  BOOST_TEST((m->plan("nightly") == plan_t{{"benches/a/bench_a", "^(.*)$"}, {"benches/b/bench_b", "^(BM_b_.*)$"}}));
+}
+
+BOOST_AUTO_TEST_CASE(threshold_of_a_matching_benchmark_is_its_regex_value) {
+  const auto m = real_manifest();
+
+  BOOST_TEST(m.threshold("bench_sys", "BM_sys_epoll_wakeup_round_trip") == 0.1);
+  BOOST_TEST(m.threshold("bench_sys", "BM_sys_epoll_wakeup_round_trip/real_time") == 0.1);
+  BOOST_TEST(m.threshold("bench_sys", "BM_sys_baseline_epoll_wakeup_round_trip") == 0.1);
+}
+
+BOOST_AUTO_TEST_CASE(threshold_of_an_unmatched_benchmark_is_the_default) {
+  const auto m = real_manifest();
+
+  BOOST_TEST(m.threshold("bench_sys", "BM_sys_eventfd_round_trip") == 0.05);
+  // The regex must match the whole name, not a part of it.
+  BOOST_TEST(m.threshold("bench_sys", "x_BM_sys_epoll_wakeup_round_trip") == 0.05);
+  BOOST_TEST(m.threshold("bench_event_manager", "BM_event_manager_add") == 0.05);
+}
+
+BOOST_AUTO_TEST_CASE(threshold_uses_only_the_named_executables_entries) {
+  const auto m = results::parse_manifest(two_pattern_manifest);
+
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST(m->threshold("bench_a", "BM_a_copy/4096") == 0.25);
+  BOOST_TEST(m->threshold("bench_b", "BM_a_copy/4096") == 0.75);
+  BOOST_TEST(m->threshold("bench_b", "BM_b_wake") == 10.0);
+  BOOST_TEST(m->threshold("bench_c", "BM_a_copy/4096") == 0.05);
+  // An executable is named by its file name, not by its path in the build directory.
+  BOOST_TEST(m->threshold("benches/a/bench_a", "BM_a_copy/4096") == 0.05);
+}
+
+BOOST_AUTO_TEST_CASE(default_threshold_is_read_and_used) {
+  const auto m = results::parse_manifest(
+      R"({"schema_version": 1, "default_threshold": 0.2,
+          "benches": [{"executable": "benches/a/bench_a", "profiles": {"pr": ["BM_.*"]}}]})");
+
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST(m->default_threshold == 0.2);
+  BOOST_TEST(m->threshold("bench_a", "BM_a") == 0.2);
+}
+
+BOOST_AUTO_TEST_CASE(default_threshold_of_exactly_10_is_accepted) {
+  const auto m = results::parse_manifest(R"({"schema_version": 1, "default_threshold": 10, "benches": []})");
+
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST(m->default_threshold == 10.0);
+}
+
+BOOST_AUTO_TEST_CASE(without_default_threshold_it_is_5_percent) {
+  const auto m = results::parse_manifest(R"({"schema_version": 1, "benches": []})");
+
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST(m->default_threshold == 0.05);
+  BOOST_TEST(m->benches.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
