@@ -10,7 +10,9 @@ import std;
 namespace vmm::bench::results {
 namespace {
 
-using json = nlohmann::json;
+// ordered_json: objects keep their members in file order, so manifest thresholds are tried in the order written and
+// a run's counters survive to_json / parse_run unchanged.
+using json = nlohmann::ordered_json;
 
 // A problem, or nothing: the checks below return std::nullopt when all is well.
 using check = std::optional<problem>;
@@ -321,18 +323,51 @@ auto write_all(int fd, std::string_view text) -> bool {
 }
 
 auto os_problem(std::string_view what, const std::filesystem::path& path) -> problem {
-  return std::format("{}: {}: {}", path.string(), what, std::generic_category().message(errno));
+  return std::format("{}: {}: {}", path.string(), what, std::system_category().message(errno));
+}
+
+// JSON has no NaN or infinity: such a value would be written as null and make the file unreadable.
+auto non_finite_value(const run& r) -> std::optional<std::string> {
+  for (const auto& b : r.benchmarks) {
+    for (const auto& rep : b.repetitions) {
+      bool finite = std::isfinite(rep.real_time) && std::isfinite(rep.cpu_time);
+      for (const auto& [key, value] : rep.counters) {
+        finite = finite && std::isfinite(value);
+      }
+      if (!finite) {
+        return b.key();
+      }
+    }
+  }
+  if (!std::ranges::all_of(r.ctx.load_average, [](double x) { return std::isfinite(x); })) {
+    return "context.load_average";
+  }
+  return std::nullopt;
 }
 
 auto read_file(const std::filesystem::path& path) -> outcome<std::string> {
-  std::ifstream in{path, std::ios::binary};
-  if (!in) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     return std::unexpected(std::format("{}: cannot open the file", path.string()));
   }
-  std::string text{std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
-  if (in.bad()) {
-    return std::unexpected(std::format("{}: read error", path.string()));
+  std::string text;
+  std::array<char, 65536> buffer{};
+  for (;;) {
+    const auto got = ::read(fd, buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      auto why = os_problem("cannot read the file", path);
+      ::close(fd);
+      return std::unexpected(std::move(why));
+    }
+    if (got == 0) {
+      break;
+    }
+    text.append(buffer.data(), static_cast<std::size_t>(got));
   }
+  ::close(fd);
   return text;
 }
 
@@ -358,7 +393,9 @@ auto regex_escape(std::string_view text) -> std::string {
   std::string out;
   out.reserve(text.size());
   for (const char c : text) {
-    if (std::string_view{R"(\^$.|?*+()[]{})"}.contains(c)) {
+    // POSIX extended (Google Benchmark's filter grammar): ']' and '}' are literal outside a bracket expression, and
+    // escaping them would be an error.
+    if (std::string_view{R"(\^$.|?*+()[{)"}.contains(c)) {
       out += '\\';
     }
     out += c;
@@ -539,6 +576,9 @@ auto write_run(const std::filesystem::path& store, const run& r) -> outcome<std:
   if (!path) {
     return std::unexpected(path.error());
   }
+  if (const auto where = non_finite_value(r)) {
+    return std::unexpected(std::format("{} holds NaN or an infinity, which a run file cannot store", *where));
+  }
   const auto dir = path->parent_path();
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -658,7 +698,7 @@ auto manifest::threshold(std::string_view executable_name, std::string_view name
       continue;
     }
     for (const auto& [pattern, value] : bench.thresholds) {
-      if (std::regex_match(name.begin(), name.end(), std::regex{pattern})) {
+      if (std::regex_match(name.begin(), name.end(), std::regex{pattern, std::regex::extended})) {
         return value;
       }
     }
@@ -689,7 +729,8 @@ auto parse_manifest(std::string_view text) -> outcome<manifest> {
   }
   const auto valid_regex = [](const std::string& pattern) {
     try {
-      std::regex{pattern};
+      // Google Benchmark compiles its filter as POSIX extended.
+      std::regex{pattern, std::regex::extended};
       return true;
     } catch (const std::regex_error&) {
       return false;

@@ -128,7 +128,8 @@ struct google_benchmark_output {
 [[nodiscard]] auto run_path(const std::filesystem::path& store, const run& r) -> outcome<std::filesystem::path>;
 
 /// Writes `r` to run_path(store, r) atomically (temporary file in the same directory, fsync, rename, directory fsync),
-/// creating directories as needed. Returns the path written.
+/// creating directories as needed. Returns the path written. Problems: those of run_path, a NaN or infinite time,
+/// counter or load average (JSON cannot hold it), and every OS error on the way (named with the path).
 [[nodiscard]] auto write_run(const std::filesystem::path& store, const run& r) -> outcome<std::filesystem::path>;
 
 /// Reads the run file at `path`. Problems carry the path.
@@ -180,7 +181,8 @@ struct manifest {
 /// The nanoseconds of `value` in Google Benchmark's `unit` ("ns", "us", "ms", "s"), or nullopt for another unit.
 [[nodiscard]] auto to_nanoseconds(double value, std::string_view unit) -> std::optional<double>;
 
-/// Escapes `text` so that it matches itself literally inside an ECMAScript regex (Google Benchmark's filter syntax).
+/// Escapes `text` so that it matches itself literally inside a POSIX extended regex, the grammar Google Benchmark
+/// compiles --benchmark_filter with (and manifest patterns are checked against).
 [[nodiscard]] auto regex_escape(std::string_view text) -> std::string;
 
 }  // namespace vmm::bench::results

@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(the_documented_example_parses_to_its_values) {
   BOOST_TEST(parsed->ctx.cpu_count == 2);
   BOOST_TEST(parsed->ctx.aslr == 2);
   BOOST_TEST(parsed->ctx.load_average == (std::array{0.12, 0.30, 0.25}), boost::test_tools::per_element());
-  BOOST_TEST(parsed->ctx.google_benchmark == R"({"host_name":"ci-runner-1","num_cpus":2})");
+  BOOST_TEST(parsed->ctx.google_benchmark == R"({"num_cpus":2,"host_name":"ci-runner-1"})");
   BOOST_TEST(parsed->ctx.noisy_reasons.empty());
   BOOST_TEST_REQUIRE(parsed->benchmarks.size() == 1U);
   BOOST_TEST(parsed->benchmarks[0].key() == "bench_sys/BM_sys_event_fd_round_trip");
