@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(statistic_scales_with_the_series_and_ignores_an_offset) {
 }
 
 BOOST_AUTO_TEST_CASE(values_near_the_largest_double_do_not_overflow_the_search) {
-  // 3e300 - 1e300 squared-free: Q = 20 * 20 / 40 * 2 / 400 * 400 * 2e300 = 4e301, finite.
+  // Every between-distance is 2e300, within-distances 0: Q = 20 * 20 / 40 * 2 / 400 * 400 * 2e300 = 4e301, finite.
   std::vector<double> large(20, 1e300);
   large.resize(40, 3e300);
   const auto found = cp::e_divisive(large).value();
