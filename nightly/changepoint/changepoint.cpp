@@ -46,6 +46,11 @@ struct segment {
   [[nodiscard]] auto size() const -> std::size_t { return end - begin; }
 };
 
+// Whether `size` values hold two segments of min_segment (written so that 2 * min_segment cannot overflow).
+auto splittable(std::size_t size, std::size_t min_segment) -> bool {
+  return size / 2 >= min_segment;
+}
+
 // A uniform index in [0, bound) from the 64-bit engine, by rejection: discard draws below 2^64 mod bound so every
 // residue is equally likely. std::uniform_int_distribution is not used because its algorithm is up to the library,
 // and the permutations (so the result) must be the same for a seed everywhere. Same as vmm.bench.stats.
@@ -67,8 +72,20 @@ void shuffle(std::span<std::size_t> values, std::mt19937_64& engine) {
   }
 }
 
-// Finds the best split of a segment. A segment is given as `sorted`, its values in ascending order, and `ranks`, the
-// rank (index into sorted) of the value at each position; a permutation test shuffles ranks and keeps sorted.
+// The pairwise distances |x_i - x_j|^alpha of a whole series (by original index), computed once for alpha != 1 so
+// that a scan adds instead of calling std::pow N^2 / 2 times. Only up to matrix_limit values (32 MiB); longer series
+// compute the distances in every scan.
+constexpr std::size_t matrix_limit = 2048;
+
+// One segment as a scan sees it: `sorted`, its values in ascending order; `ranks`, the rank (index into sorted) of the
+// value at each position; `origin`, the series index of the value of each rank. A permutation test shuffles ranks.
+struct segment_view {
+  std::span<const std::size_t> ranks;
+  std::span<const double> sorted;
+  std::span<const std::size_t> origin;
+};
+
+// Finds the best split of a segment.
 //
 // For every tau it needs W_L(tau) and W_R(tau), the sums of pairwise distances within Z[0, tau) and Z[tau, N), and
 // the between-sum B(tau) = T - W_L(tau) - W_R(tau) with T the sum over all pairs. W_L grows by the distances from
@@ -77,25 +94,40 @@ void shuffle(std::span<std::size_t> values, std::mt19937_64& engine) {
 // a set are x * count_below - sum_below + sum_above - x * count_above), O(N log N); otherwise from every pair, O(N^2).
 class scanner {
  public:
-  scanner(double alpha, std::size_t min_segment) : alpha_{alpha}, min_segment_{min_segment} {}
+  scanner(std::span<const double> series, double alpha, std::size_t min_segment)
+      : alpha_{alpha}, min_segment_{min_segment} {
+    if (alpha_ != 1.0 && series.size() <= matrix_limit) {
+      stride_ = series.size();
+      matrix_.assign(stride_ * stride_, 0.0);
+      for (std::size_t i = 0; i < stride_; ++i) {
+        for (std::size_t j = i + 1; j < stride_; ++j) {
+          const double d = distance(series[i], series[j]);
+          matrix_[(i * stride_) + j] = d;
+          matrix_[(j * stride_) + i] = d;
+        }
+      }
+    }
+  }
 
   // The split with the largest Q (the first of equals), or nothing when the segment is shorter than 2 min_segment.
-  [[nodiscard]] auto best_split(std::span<const std::size_t> ranks, std::span<const double> sorted)
-      -> std::optional<split> {
-    const std::size_t n = ranks.size();
-    if (n < 2 * min_segment_) {
+  [[nodiscard]] auto best_split(const segment_view& z) -> std::optional<split> {
+    const std::size_t n = z.ranks.size();
+    if (!splittable(n, min_segment_)) {
       return std::nullopt;
     }
     within_left_.assign(n + 1, 0.0);
     within_right_.assign(n + 1, 0.0);
     if (alpha_ == 1.0) {
-      row_sums_absolute(ranks, sorted);
+      row_sums_absolute(z);
     } else {
-      row_sums_power(ranks, sorted);
+      row_sums_power(z);
+    }
+    for (std::size_t t = n; t > 0; --t) {
+      within_right_[t - 1] = within_right_[t] + after_[t - 1];
     }
     const double total = within_left_[n];
     std::optional<split> best;
-    for (std::size_t tau = min_segment_; tau + min_segment_ <= n; ++tau) {
+    for (std::size_t tau = min_segment_; tau <= n - min_segment_; ++tau) {
       const auto m = static_cast<double>(tau);
       const auto k = static_cast<double>(n - tau);
       const double left = within_left_[tau];
@@ -111,60 +143,74 @@ class scanner {
   }
 
  private:
-  // Fills within_left_[t] = W_L(t) for t in [0, n] and within_right_[t] = W_R(t), for alpha = 1.
-  void row_sums_absolute(std::span<const std::size_t> ranks, std::span<const double> sorted) {
-    const std::size_t n = ranks.size();
+  [[nodiscard]] auto distance(double x, double y) const -> double { return std::pow(std::abs(x - y), alpha_); }
+
+  // Fills within_left_[t] = W_L(t) for t in [0, n] and after_[t], the distances from position t to those after it,
+  // for alpha = 1.
+  void row_sums_absolute(const segment_view& z) {
+    const std::size_t n = z.ranks.size();
     // below_[r]: the sum of sorted[0, r), for the distances from a value to the whole segment.
     below_.assign(n + 1, 0.0);
     for (std::size_t r = 0; r < n; ++r) {
-      below_[r + 1] = below_[r] + sorted[r];
+      below_[r + 1] = below_[r] + z.sorted[r];
     }
     tree_count_.assign(n + 1, 0);
     tree_sum_.assign(n + 1, 0.0);
     after_.assign(n, 0.0);
     double seen_sum = 0.0;
     for (std::size_t t = 0; t < n; ++t) {
-      const std::size_t r = ranks[t];
-      const double x = sorted[r];
+      const std::size_t r = z.ranks[t];
+      const double x = z.sorted[r];
       const auto [count_below, sum_below] = prefix(r);
       const auto count_above = static_cast<double>(t - count_below);
-      const double to_earlier = (x * static_cast<double>(count_below)) - sum_below + (seen_sum - sum_below) -
-                                (x * count_above);
-      const double to_all = (x * static_cast<double>(r)) - below_[r] + (below_[n] - below_[r + 1]) -
-                            (x * static_cast<double>(n - 1 - r));
+      const double to_earlier =
+          (x * static_cast<double>(count_below)) - sum_below + (seen_sum - sum_below) - (x * count_above);
+      const double to_all =
+          (x * static_cast<double>(r)) - below_[r] + (below_[n] - below_[r + 1]) - (x * static_cast<double>(n - 1 - r));
       within_left_[t + 1] = within_left_[t] + to_earlier;
       after_[t] = to_all - to_earlier;
       insert(r, x);
       seen_sum += x;
     }
-    for (std::size_t t = n; t > 0; --t) {
-      within_right_[t - 1] = within_right_[t] + after_[t - 1];
-    }
   }
 
-  // Same as row_sums_absolute for any alpha, from every pair.
-  void row_sums_power(std::span<const std::size_t> ranks, std::span<const double> sorted) {
-    const std::size_t n = ranks.size();
-    values_.resize(n);
-    for (std::size_t t = 0; t < n; ++t) {
-      values_[t] = sorted[ranks[t]];
-    }
+  // Same as row_sums_absolute for any alpha, from every pair: looked up in matrix_ when there is one.
+  void row_sums_power(const segment_view& z) {
+    const std::size_t n = z.ranks.size();
     before_.assign(n, 0.0);
     after_.assign(n, 0.0);
-    for (std::size_t i = 0; i < n; ++i) {
-      double row = 0.0;
-      for (std::size_t j = i + 1; j < n; ++j) {
-        const double d = std::pow(std::abs(values_[i] - values_[j]), alpha_);
-        row += d;
-        before_[j] += d;
+    if (!matrix_.empty()) {
+      origin_.resize(n);
+      for (std::size_t t = 0; t < n; ++t) {
+        origin_[t] = z.origin[z.ranks[t]];
       }
-      after_[i] = row;
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::span<const double> row{matrix_.data() + (origin_[i] * stride_), stride_};
+        double sum = 0.0;
+        for (std::size_t j = i + 1; j < n; ++j) {
+          const double d = row[origin_[j]];
+          sum += d;
+          before_[j] += d;
+        }
+        after_[i] = sum;
+      }
+    } else {
+      values_.resize(n);
+      for (std::size_t t = 0; t < n; ++t) {
+        values_[t] = z.sorted[z.ranks[t]];
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        double sum = 0.0;
+        for (std::size_t j = i + 1; j < n; ++j) {
+          const double d = distance(values_[i], values_[j]);
+          sum += d;
+          before_[j] += d;
+        }
+        after_[i] = sum;
+      }
     }
     for (std::size_t t = 0; t < n; ++t) {
       within_left_[t + 1] = within_left_[t] + before_[t];
-    }
-    for (std::size_t t = n; t > 0; --t) {
-      within_right_[t - 1] = within_right_[t] + after_[t - 1];
     }
   }
 
@@ -188,35 +234,48 @@ class scanner {
 
   double alpha_;
   std::size_t min_segment_;
+  std::size_t stride_ = 0;
+  std::vector<double> matrix_;
   std::vector<double> within_left_;
   std::vector<double> within_right_;
   std::vector<double> below_;
   std::vector<double> before_;
   std::vector<double> after_;
   std::vector<double> values_;
+  std::vector<std::size_t> origin_;
   std::vector<std::size_t> tree_count_;
   std::vector<double> tree_sum_;
 };
 
 // Every segment of the current partition, ready for scanning: for positions [begin, end) of a segment,
 // sorted[begin, end) holds its values in ascending order, centred on its median (fewer cancellations in the alpha = 1
-// sums), and ranks[begin, end) the rank of the value at each position.
+// sums), ranks[begin, end) the rank of the value at each position, origin[begin, end) the index of each rank's value.
 struct prepared {
   std::vector<double> sorted;
   std::vector<std::size_t> ranks;
+  std::vector<std::size_t> origin;
+
+  [[nodiscard]] auto view(const segment& s, std::span<const std::size_t> shuffled) const -> segment_view {
+    return {.ranks = shuffled.subspan(s.begin, s.size()),
+            .sorted = std::span{sorted}.subspan(s.begin, s.size()),
+            .origin = std::span{origin}.subspan(s.begin, s.size())};
+  }
 };
 
 auto prepare(std::span<const double> values, std::span<const segment> segments) -> prepared {
-  prepared out{.sorted = std::vector<double>(values.size()), .ranks = std::vector<std::size_t>(values.size())};
+  prepared out{.sorted = std::vector<double>(values.size()),
+               .ranks = std::vector<std::size_t>(values.size()),
+               .origin = std::vector<std::size_t>(values.size())};
   std::vector<std::size_t> order;
   for (const segment& s : segments) {
     order.resize(s.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});  // NOLINT(modernize-use-ranges): not in libc++ 19
-    std::ranges::stable_sort(order, {}, [&](std::size_t i) { return values[s.begin + i]; });
-    const double centre = values[s.begin + order[order.size() / 2]];
+    std::iota(order.begin(), order.end(), s.begin);  // NOLINT(modernize-use-ranges): not in libc++ 19
+    std::ranges::stable_sort(order, {}, [&](std::size_t i) { return values[i]; });
+    const double centre = values[order[order.size() / 2]];
     for (std::size_t r = 0; r < order.size(); ++r) {
-      out.sorted[s.begin + r] = values[s.begin + order[r]] - centre;
-      out.ranks[s.begin + order[r]] = r;
+      out.sorted[s.begin + r] = values[order[r]] - centre;
+      out.ranks[order[r]] = r;
+      out.origin[s.begin + r] = order[r];
     }
   }
   return out;
@@ -227,9 +286,7 @@ auto best_over_segments(std::span<const segment> segments, const prepared& p, st
                         scanner& scan) -> std::optional<std::pair<std::size_t, split>> {
   std::optional<std::pair<std::size_t, split>> best;
   for (std::size_t i = 0; i < segments.size(); ++i) {
-    const segment& s = segments[i];
-    const auto candidate =
-        scan.best_split(ranks.subspan(s.begin, s.size()), std::span{p.sorted}.subspan(s.begin, s.size()));
+    const auto candidate = scan.best_split(p.view(segments[i], ranks));
     if (candidate && (!best || candidate->q > best->second.q)) {
       best = std::pair{i, *candidate};
     }
@@ -238,24 +295,31 @@ auto best_over_segments(std::span<const segment> segments, const prepared& p, st
 }
 
 auto p_value_of(std::size_t reached, std::size_t permutations) -> double {
-  return static_cast<double>(reached + 1) / static_cast<double>(permutations + 1);
+  return (static_cast<double>(reached) + 1.0) / (static_cast<double>(permutations) + 1.0);
 }
 
 // The permutation test of an observed best statistic: the p-value, or nothing once it is certain to exceed
 // significance (later shuffles could only raise it).
 auto permutation_test(double observed, std::span<const segment> segments, const prepared& p, const options& opts,
                       std::mt19937_64& engine, scanner& scan) -> std::optional<double> {
+  if (p_value_of(0, opts.permutations) > opts.significance) {
+    return std::nullopt;  // too few permutations to ever reach significance
+  }
   const double threshold = observed - (tie_tolerance * std::abs(observed));
   std::vector<std::size_t> shuffled = p.ranks;
   std::size_t reached = 0;
   for (std::size_t round = 0; round < opts.permutations; ++round) {
     for (const segment& s : segments) {
-      if (s.size() >= 2 * opts.min_segment) {
+      if (splittable(s.size(), opts.min_segment)) {
         shuffle(std::span{shuffled}.subspan(s.begin, s.size()), engine);
       }
     }
-    const auto best = best_over_segments(segments, p, shuffled, scan);
-    if (best && best->second.q >= threshold) {
+    // Only whether the largest Q reaches the threshold matters, so the first segment that reaches it settles it.
+    const bool reaches = std::ranges::any_of(segments, [&](const segment& s) {
+      const auto candidate = scan.best_split(p.view(s, shuffled));
+      return candidate && candidate->q >= threshold;
+    });
+    if (reaches) {
       ++reached;
       if (p_value_of(reached, opts.permutations) > opts.significance) {
         return std::nullopt;
@@ -318,7 +382,7 @@ auto e_divisive(std::span<const double> series, const options& opts) -> vmm::res
     return vmm::failure(errc::non_finite_value);
   }
   std::vector<change_point> found;
-  if (series.size() < 2 * opts.min_segment) {
+  if (!splittable(series.size(), opts.min_segment)) {
     return found;
   }
 
@@ -334,7 +398,7 @@ auto e_divisive(std::span<const double> series, const options& opts) -> vmm::res
 
   std::vector<segment> segments{{.begin = 0, .end = series.size()}};
   std::mt19937_64 engine{opts.seed};
-  scanner scan{opts.alpha, opts.min_segment};
+  scanner scan{scaled, opts.alpha, opts.min_segment};
   while (true) {
     const prepared p = prepare(scaled, segments);
     const auto best = best_over_segments(segments, p, p.ranks, scan);
@@ -356,7 +420,8 @@ auto e_divisive(std::span<const double> series, const options& opts) -> vmm::res
                      .before_median = 0.0,
                      .after_median = 0.0});
     segments[which].end = index;
-    segments.insert(segments.begin() + static_cast<std::ptrdiff_t>(which) + 1, segment{.begin = index, .end = whole.end});
+    segments.insert(segments.begin() + static_cast<std::ptrdiff_t>(which) + 1,
+                    segment{.begin = index, .end = whole.end});
   }
 
   // Segments stay sorted and contiguous, so change point k (in index order) lies between segments k and k + 1.
