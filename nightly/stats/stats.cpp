@@ -25,6 +25,10 @@ class category final : public std::error_category {
         return "A bootstrap needs at least one resample";
       case errc::zero_base_median:
         return "Median of the base sample (or of a base resample) is 0, so the ratio is undefined";
+      case errc::unpaired_samples:
+        return "Paired samples must have the same size";
+      case errc::non_positive_sample:
+        return "A ratio of paired samples needs values greater than 0";
     }
     return "Unknown vmm.bench.stats error " + std::to_string(value);
   }
@@ -238,6 +242,139 @@ auto bootstrap_ratio_of_medians(std::span<const double> base, std::span<const do
   const double tail = (1.0 - confidence) / 2.0;
   return ratio_interval{
       .ratio = ratio, .low = quantile_sorted(ratios, tail), .high = quantile_sorted(ratios, 1.0 - tail)};
+}
+
+auto wilcoxon_signed_rank(std::span<const double> differences) -> vmm::result<signed_rank_result> {
+  if (auto valid = check_sample(differences); !valid) {
+    return std::unexpected(valid.error());
+  }
+  std::vector<double> nonzero;
+  for (const double d : differences) {
+    if (d != 0.0) {
+      nonzero.push_back(d);
+    }
+  }
+  std::ranges::sort(nonzero, {}, [](double d) { return std::abs(d); });
+  const std::size_t count = nonzero.size();
+  signed_rank_result result{.w_plus = 0.0, .n = count, .z = 0.0, .p_value = 1.0, .exact = false};
+  if (count == 0) {
+    return result;
+  }
+  double tie_term = 0.0;
+  for (std::size_t first = 0; first < count;) {
+    std::size_t last = first + 1;
+    while (last < count && std::abs(nonzero[last]) == std::abs(nonzero[first])) {
+      ++last;
+    }
+    const auto run = static_cast<double>(last - first);
+    const double average_rank = (static_cast<double>(first + 1) + static_cast<double>(last)) / 2.0;
+    for (std::size_t i = first; i < last; ++i) {
+      if (nonzero[i] > 0.0) {
+        result.w_plus += average_rank;
+      }
+    }
+    tie_term += run * run * run - run;
+    first = last;
+  }
+  const auto n = static_cast<double>(count);
+  const double mean = n * (n + 1.0) / 4.0;
+  const double variance = n * (n + 1.0) * (2.0 * n + 1.0) / 24.0 - tie_term / 48.0;
+  const double sigma = std::sqrt(std::max(variance, 0.0));
+  const double distance = std::max(std::abs(result.w_plus - mean) - 0.5, 0.0);
+  result.z = sigma > 0.0 ? std::copysign(distance, result.w_plus - mean) / sigma : 0.0;
+  if (tie_term == 0.0 && count <= exact_limit) {
+    // The null distribution of W+: every subset of the ranks 1..n is equally likely to be the positive ones.
+    const std::size_t max_sum = count * (count + 1) / 2;
+    std::vector<long double> ways(max_sum + 1, 0.0L);
+    ways[0] = 1.0L;
+    for (std::size_t rank = 1; rank <= count; ++rank) {
+      for (std::size_t sum = max_sum; sum >= rank; --sum) {
+        ways[sum] += ways[sum - rank];
+      }
+    }
+    // Without ties W+ is an integer, so the conversion is exact.
+    const auto w = static_cast<std::size_t>(result.w_plus);
+    long double total = 0.0L;
+    long double at_most = 0.0L;
+    long double at_least = 0.0L;
+    for (std::size_t v = 0; v <= max_sum; ++v) {
+      total += ways[v];
+      at_most += v <= w ? ways[v] : 0.0L;
+      at_least += v >= w ? ways[v] : 0.0L;
+    }
+    result.p_value = std::min(1.0, static_cast<double>(2.0L * std::min(at_most, at_least) / total));
+    result.exact = true;
+  } else if (sigma > 0.0) {
+    result.p_value = std::min(1.0, std::erfc(std::abs(result.z) / std::numbers::sqrt2));
+  }
+  return result;
+}
+
+auto sign_test(std::span<const double> differences) -> vmm::result<sign_test_result> {
+  if (auto valid = check_sample(differences); !valid) {
+    return std::unexpected(valid.error());
+  }
+  sign_test_result result{.positive = 0, .n = 0, .p_value = 1.0};
+  for (const double d : differences) {
+    result.n += d != 0.0 ? 1 : 0;
+    result.positive += d > 0.0 ? 1 : 0;
+  }
+  if (result.n == 0) {
+    return result;
+  }
+  // P(X <= k) for X ~ Binomial(n, 1/2), summing C(n, i) / 2^n in log space so that large n cannot overflow.
+  const std::size_t k = std::min(result.positive, result.n - result.positive);
+  const auto n = static_cast<double>(result.n);
+  long double tail = 0.0L;
+  for (std::size_t i = 0; i <= k; ++i) {
+    const auto x = static_cast<double>(i);
+    const double log_term =
+        std::lgamma(n + 1.0) - std::lgamma(x + 1.0) - std::lgamma(n - x + 1.0) - n * std::numbers::ln2;
+    tail += std::exp(static_cast<long double>(log_term));
+  }
+  result.p_value = std::min(1.0, static_cast<double>(2.0L * tail));
+  return result;
+}
+
+auto bootstrap_median_of_ratios(std::span<const double> base, std::span<const double> head, double confidence,
+                                std::size_t resamples, std::uint64_t seed) -> vmm::result<ratio_interval> {
+  if (auto valid = check_sample(base); !valid) {
+    return std::unexpected(valid.error());
+  }
+  if (auto valid = check_sample(head); !valid) {
+    return std::unexpected(valid.error());
+  }
+  if (base.size() != head.size()) {
+    return vmm::failure(errc::unpaired_samples);
+  }
+  if (std::ranges::any_of(base, [](double x) { return x <= 0.0; }) ||
+      std::ranges::any_of(head, [](double x) { return x <= 0.0; })) {
+    return vmm::failure(errc::non_positive_sample);
+  }
+  // NOLINTNEXTLINE(readability-simplify-boolean-expr): the negated form is what rejects NaN
+  if (!(confidence > 0.0 && confidence < 1.0)) {
+    return vmm::failure(errc::invalid_confidence);
+  }
+  if (resamples == 0) {
+    return vmm::failure(errc::zero_resamples);
+  }
+  std::vector<double> pair_ratios(base.size());
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    pair_ratios[i] = head[i] / base[i];
+  }
+  std::vector<double> buffer(pair_ratios);
+  const double ratio = median_in_place(buffer);
+  std::mt19937_64 engine{seed};
+  std::vector<double> medians;
+  medians.reserve(resamples);
+  for (std::size_t r = 0; r < resamples; ++r) {
+    resample(pair_ratios, buffer, engine);
+    medians.push_back(median_in_place(buffer));
+  }
+  std::ranges::sort(medians);
+  const double tail = (1.0 - confidence) / 2.0;
+  return ratio_interval{
+      .ratio = ratio, .low = quantile_sorted(medians, tail), .high = quantile_sorted(medians, 1.0 - tail)};
 }
 
 auto benjamini_hochberg(std::span<const double> p_values, double q) -> vmm::result<std::vector<bh_decision>> {

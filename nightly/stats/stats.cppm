@@ -26,6 +26,8 @@ enum class errc : std::uint8_t {
   invalid_p_value,      ///< a p-value is NaN or outside [0, 1]
   zero_resamples,       ///< a bootstrap was asked for zero resamples
   zero_base_median,     ///< the base median (of the sample or of a resample) is 0, so the ratio is undefined
+  unpaired_samples,     ///< a paired function got samples of different sizes
+  non_positive_sample,  ///< a ratio of paired samples needs positive values (a time of 0 or less)
 };
 
 /// The category of vmm::bench::stats::errc, named "vmm.bench.stats".
@@ -76,6 +78,53 @@ struct ratio_interval {
 /// 0 < confidence < 1, zero_resamples for resamples == 0, zero_base_median when median(base) or the median of a base
 /// resample is 0.
 [[nodiscard]] auto bootstrap_ratio_of_medians(std::span<const double> base, std::span<const double> head,
+                                              double confidence, std::size_t resamples, std::uint64_t seed)
+    -> vmm::result<ratio_interval>;
+
+/// The outcome of a two-sided Wilcoxon signed-rank test.
+struct signed_rank_result {
+  /// W+: the sum of the ranks of |d| over the positive differences (ties get average ranks; zeros are dropped).
+  double w_plus;
+  /// The number of non-zero differences the test used.
+  std::size_t n;
+  /// (W+ - n (n + 1) / 4 -/+ 0.5) / sigma with continuity correction towards the mean (0 within 0.5 of it), and
+  /// sigma^2 = n (n + 1) (2n + 1) / 24 - sum(t^3 - t) / 48 over tied |d|. Positive when differences tend to be
+  /// positive; 0 when n is 0 or sigma is 0.
+  double z;
+  /// Two-sided p-value: exact (2 * min(P(W+ <= w), P(W+ >= w)), capped at 1) when `exact`, else erfc(|z| / sqrt 2);
+  /// 1 when every difference is 0.
+  double p_value;
+  /// True when n <= 30 and no two |d| are equal: the p-value comes from the exact null distribution of W+.
+  bool exact;
+};
+
+/// Two-sided Wilcoxon signed-rank test of whether `differences` are symmetric about 0: the paired counterpart of
+/// mann_whitney_u, for samples taken in pairs (a base and a head measured back to back in one round of the PR gate),
+/// where whatever the pair shares (the machine's speed at that moment) cancels in the difference.
+/// Errors: too_few_samples when empty, non_finite_sample for NaN or infinities.
+[[nodiscard]] auto wilcoxon_signed_rank(std::span<const double> differences) -> vmm::result<signed_rank_result>;
+
+/// The outcome of a two-sided exact sign test.
+struct sign_test_result {
+  std::size_t positive;  ///< differences above 0
+  std::size_t n;         ///< non-zero differences (zeros are dropped)
+  /// 2 * P(X <= min(positive, n - positive)) for X ~ Binomial(n, 1/2), capped at 1; 1 when n is 0.
+  double p_value;
+};
+
+/// Two-sided exact sign test of whether `differences` have median 0: it counts signs only, so one pair spoiled by a
+/// burst of load (a huge difference of either sign) weighs no more than any other. It is the test that matches
+/// bootstrap_median_of_ratios: both are about the median pair.
+/// Errors: too_few_samples when empty, non_finite_sample for NaN or infinities.
+[[nodiscard]] auto sign_test(std::span<const double> differences) -> vmm::result<sign_test_result>;
+
+/// The median over pairs of head[i] / base[i], with a percentile bootstrap confidence interval over resampled pairs
+/// (pairs are drawn with replacement, `resamples` times; quantiles and engine as bootstrap_ratio_of_medians). The
+/// paired counterpart of bootstrap_ratio_of_medians: a slow drift of the machine moves both members of a pair and
+/// cancels in their ratio.
+/// Errors: too_few_samples for empty samples, unpaired_samples for different sizes, non_finite_sample,
+/// non_positive_sample for a value <= 0, invalid_confidence, zero_resamples.
+[[nodiscard]] auto bootstrap_median_of_ratios(std::span<const double> base, std::span<const double> head,
                                               double confidence, std::size_t resamples, std::uint64_t seed)
     -> vmm::result<ratio_interval>;
 

@@ -10,11 +10,11 @@ using namespace vmm::bench::tool;
 constexpr std::string_view usage_text = R"(usage: vmm-bench COMMAND [OPTIONS]
 
   run      --build DIR [--profile pr] [--store DIR] [--machine NAME] [--repetitions 10] [--min-time 0.1]
-           [--source DIR] [--manifest FILE] [--resume | --replace]
+           [--source DIR] [--manifest FILE] [--cpus all|last|LIST] [--resume | --replace]
            Runs a profile of the manifest and stores every repetition with the run's context.
   compare  (--base-build DIR --head-build DIR | --base-ref REF [--head-ref REF] [--work DIR] [--cmake PATH])
            [--profile pr] [--rounds 30] [--repetitions 3] [--min-time 0.02] [--fdr 0.01] [--confidence 0.95]
-           [--seed 1]
+           [--seed 1] [--cpus last|all|LIST]
            [--markdown FILE] [--json FILE] [--base-env NAME=VALUE]... [--head-env NAME=VALUE]...
            The PR gate: base and head interleaved; exit 3 for a regression beyond its threshold.
   detect   [--store DIR] [--machine NAME] [--profile NAME] [--benchmark EXE/NAME] [--out FILE]

@@ -7,7 +7,7 @@ namespace vmm::bench::tool {
 
 auto command_run(std::span<char* const> args) -> int {
   const options opts{args,
-                     {"build", "source", "manifest", "profile", "store", "machine", "repetitions", "min-time"},
+                     {"build", "source", "manifest", "profile", "store", "machine", "repetitions", "min-time", "cpus"},
                      {"resume", "replace"}};
   if (!opts.positional().empty()) {
     throw usage_error{std::format("unexpected argument \"{}\"", opts.positional().front())};
@@ -72,6 +72,9 @@ auto command_run(std::span<char* const> args) -> int {
     for (const auto& name : list_benchmarks(exe, filter)) {
       work.emplace_back(exe, name);
     }
+  }
+  if (const auto cpus = opts.get("cpus")) {
+    std::println(std::cerr, "vmm-bench run: benches {}", pin_to_cpus(*cpus));
   }
   const scratch_dir scratch;
   const auto started = std::chrono::steady_clock::now();

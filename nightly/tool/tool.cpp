@@ -1,5 +1,6 @@
 module;
 #include <fcntl.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -370,6 +371,58 @@ auto default_source_dir() -> std::filesystem::path {
     return *top;
   }
   return std::filesystem::current_path();
+}
+
+auto pin_to_cpus(std::string_view spec) -> std::string {
+  if (spec == "all") {
+    return "not pinned";
+  }
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
+    throw failure{std::format("sched_getaffinity: {}", std::system_category().message(errno))};
+  }
+  cpu_set_t wanted;
+  CPU_ZERO(&wanted);
+  if (spec == "last") {
+    for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu) {
+      if (CPU_ISSET(cpu, &allowed)) {
+        CPU_SET(cpu, &wanted);
+        break;
+      }
+    }
+  } else {
+    for (const auto part : std::views::split(spec, ',')) {
+      const std::string_view range{part.begin(), part.end()};
+      const auto dash = range.find('-');
+      const auto parse = [&](std::string_view text) {
+        int value = -1;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc{} || end != text.data() + text.size() || value < 0 || value >= CPU_SETSIZE) {
+          throw usage_error{std::format("--cpus takes all, last or a list like 0,2-3, not \"{}\"", spec)};
+        }
+        return value;
+      };
+      const int first = parse(range.substr(0, dash));
+      const int last = dash == std::string_view::npos ? first : parse(range.substr(dash + 1));
+      if (last < first) {
+        throw usage_error{std::format("--cpus: range \"{}\" runs backwards", range)};
+      }
+      for (int cpu = first; cpu <= last; ++cpu) {
+        CPU_SET(cpu, &wanted);
+      }
+    }
+  }
+  if (::sched_setaffinity(0, sizeof wanted, &wanted) != 0) {
+    throw failure{std::format("cannot pin to CPUs {}: {}", spec, std::system_category().message(errno))};
+  }
+  std::string list;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &wanted)) {
+      list += std::format("{}{}", list.empty() ? "" : ",", cpu);
+    }
+  }
+  return std::format("pinned to CPU {}", list);
 }
 
 auto default_store() -> std::filesystem::path {

@@ -117,6 +117,11 @@ auto run_bench(const std::filesystem::path& executable, const std::string& filte
 /// The git checkout that contains the current directory, or the current directory when there is none.
 auto default_source_dir() -> std::filesystem::path;
 
+/// Restricts this process, and so every bench it starts, to the CPUs in `spec`: "all" (no restriction), "last" (the
+/// highest-numbered CPU this process may run on), or a list like "1" or "0,2-3". Returns a description for the
+/// log. Throws usage_error for a malformed list and failure when the kernel refuses it.
+auto pin_to_cpus(std::string_view spec) -> std::string;
+
 /// The default results store: $VMM_BENCH_STORE, else $XDG_DATA_HOME/cpp-vmm/results, else
 /// ~/.local/share/cpp-vmm/results.
 auto default_store() -> std::filesystem::path;
