@@ -62,7 +62,7 @@ const root = mkdtempSync(join(tmpdir(), 'vmm-malformed-'));
 const results = [];
 let browser;
 try {
-  browser = await chromium.launch({ executablePath: process.env.VMM_CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox'] });
+  browser = await chromium.launch({ executablePath: process.env.VMM_CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   const context = await browser.newContext();
   await context.route(/^(https?|wss?|ftp):/i, (route) => route.abort());
   const page = await context.newPage();

@@ -94,7 +94,7 @@ const watchdog = setTimeout(() => {
 }, TIME_LIMIT_MS);
 
 try {
-  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'], headless: true });
+  browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'], headless: true });
   const context = await browser.newContext({ viewport: { width: 1300, height: 900 } });
   // The site must not touch the network. The only http(s) URL a test action may open is a commit page, answered
   // here with a stub so that no request leaves the machine.

@@ -197,8 +197,8 @@ auto command_compare(std::span<char* const> args) -> int {
   }
   const std::filesystem::path source = opts.get("source").value_or(default_source_dir().string());
   const auto profile = opts.get_or("profile", "pr");
-  const auto rounds = opts.count("rounds", 30, 3, 100000);
-  const auto repetitions = opts.count("repetitions", 3, 1, 1000);
+  const auto rounds = opts.count("rounds", 60, 3, 100000);
+  const auto repetitions = opts.count("repetitions", 1, 1, 1000);
   const double min_time = opts.number("min-time", 0.02, 0.001, 3600);
   const double fdr = opts.number("fdr", 0.01, 1e-9, 1);
   const double confidence = opts.number("confidence", 0.95, 0.5, 0.9999);
@@ -251,12 +251,49 @@ auto command_compare(std::span<char* const> args) -> int {
   const auto pinned = pin_to_cpus(opts.get_or("cpus", "last"));
   std::println(std::cerr, "vmm-bench compare: benches {}", pinned);
 
-  // Interleaved rounds: every round measures each side once, and the order alternates (AB, BA, AB, ...) so that a
-  // drift in the machine's speed during the job (thermal, other tenants) falls on both sides alike.
+  // The benchmarks of each side: head's must all exist; base may lack an executable or a benchmark that head adds
+  // (reported as new), and head may lack one that base has (reported as removed).
+  struct item {
+    std::filesystem::path executable;  // relative to a build directory
+    std::string name;
+    bool in_base = false;
+    bool in_head = false;
+  };
+  std::vector<item> items;
+  for (const auto& [executable, filter] : plan) {
+    const auto head_exe = head.build / executable;
+    if (!std::filesystem::exists(head_exe)) {
+      throw failure{std::format("head has no bench executable {} (was it built?)", head_exe.string())};
+    }
+    std::vector<std::string> base_names;
+    if (std::filesystem::exists(base.build / executable)) {
+      base_names = list_benchmarks(base.build / executable, filter, base.env);
+    }
+    const auto head_names = list_benchmarks(head_exe, filter, head.env);
+    for (const auto& name : head_names) {
+      items.push_back({.executable = executable, .name = name, .in_base = std::ranges::contains(base_names, name),
+                       .in_head = true});
+    }
+    for (const auto& name : base_names) {
+      if (!std::ranges::contains(head_names, name)) {
+        items.push_back({.executable = executable, .name = name, .in_base = true, .in_head = false});
+      }
+    }
+  }
+  if (std::ranges::none_of(items, &item::in_head)) {
+    throw failure{std::format("the {} profile matched no benchmark of head", profile)};
+  }
+
+  // Interleaved rounds. In every round each benchmark is measured once per side, base and head back to back (one
+  // process each), so that the two measurements of a pair lie a fraction of a second apart: this machine's speed
+  // drifts over seconds (other tenants, the host's frequency), and what it does to both members cancels in their
+  // ratio. The order alternates between rounds and between neighbouring benchmarks (AB, BA, ...), so neither side
+  // always runs first.
   const scratch_dir scratch;
   const auto started = std::chrono::steady_clock::now();
-  // Each round's sample of a benchmark is the median of `repetitions` back-to-back repetitions in one process: a
-  // burst of load from another tenant spoils one repetition, not the round.
+  // Each round's sample of a benchmark is the median of its `repetitions` (default 1) in one process. One short
+  // repetition keeps the pair's two measurements closest in time, which measured less noisy here than the median of
+  // three (docs/pr-gate.md); the sign test already shrugs off the odd spoiled round.
   bench_settings settings{.repetitions = repetitions, .min_time = min_time, .env = {}};
   for (std::size_t round = 0; round < rounds; ++round) {
     const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
@@ -265,24 +302,28 @@ auto command_compare(std::span<char* const> args) -> int {
                  round == 0
                      ? std::string{"?"}
                      : format_duration(elapsed / static_cast<double>(round) * static_cast<double>(rounds - round)));
-    for (auto* s : round % 2 == 0 ? std::array{&base, &head} : std::array{&head, &base}) {
-      settings.env = s->env;
-      for (const auto& [executable, filter] : plan) {
-        const auto exe = s->build / executable;
-        if (!std::filesystem::exists(exe)) {
-          if (s == &head) {
-            throw failure{std::format("head has no bench executable {} (was it built?)", exe.string())};
-          }
-          continue;  // a bench the head adds: reported as new
+    for (std::size_t j = 0; j < items.size(); ++j) {
+      const auto& it = items[j];
+      for (auto* s : (round + j) % 2 == 0 ? std::array{&base, &head} : std::array{&head, &base}) {
+        if (!(s == &base ? it.in_base : it.in_head)) {
+          continue;
         }
-        for (const auto& b : run_bench(exe, filter, settings, scratch.path()).benchmarks) {
-          s->samples[b.key()].push_back(median_primary_time(b));
+        settings.env = s->env;
+        const auto exe = s->build / it.executable;
+        bool found = false;
+        for (const auto& b : run_bench(exe, std::format("^{}$", results::regex_escape(it.name)), settings,
+                                       scratch.path())
+                                 .benchmarks) {
+          if (b.name == it.name) {
+            s->samples[b.key()].push_back(median_primary_time(b));
+            found = true;
+          }
+        }
+        if (!found) {
+          throw failure{std::format("{} did not report {} although it lists it", exe.string(), it.name)};
         }
       }
     }
-  }
-  if (head.samples.empty()) {
-    throw failure{std::format("the {} profile matched no benchmark of head", profile)};
   }
 
   const auto rows = analyse(base, head, manifest, confidence, fdr, seed);
@@ -332,7 +373,9 @@ auto command_compare(std::span<char* const> args) -> int {
                       {"p_adjusted", row.p_adjusted},
                       {"threshold", row.threshold},
                       {"verdict", row.verdict},
-                      {"regression", row.regression}});
+                      {"regression", row.regression},
+                      {"base_samples", base.samples[row.key]},
+                      {"head_samples", head.samples[row.key]}});
     }
     const auto text = doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
     write_text(*path, text);

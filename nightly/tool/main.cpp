@@ -13,7 +13,7 @@ constexpr std::string_view usage_text = R"(usage: vmm-bench COMMAND [OPTIONS]
            [--source DIR] [--manifest FILE] [--cpus all|last|LIST] [--resume | --replace]
            Runs a profile of the manifest and stores every repetition with the run's context.
   compare  (--base-build DIR --head-build DIR | --base-ref REF [--head-ref REF] [--work DIR] [--cmake PATH])
-           [--profile pr] [--rounds 30] [--repetitions 3] [--min-time 0.02] [--fdr 0.01] [--confidence 0.95]
+           [--profile pr] [--rounds 60] [--repetitions 1] [--min-time 0.02] [--fdr 0.01] [--confidence 0.95]
            [--seed 1] [--cpus last|all|LIST]
            [--markdown FILE] [--json FILE] [--base-env NAME=VALUE]... [--head-env NAME=VALUE]...
            The PR gate: base and head interleaved; exit 3 for a regression beyond its threshold.
