@@ -42,7 +42,7 @@ class sys_error_category final : public std::error_category {
       case sys::errc::invalid_duration:
         return "Timer duration is negative, or zero where zero would disarm the timer";
       case sys::errc::invalid_name:
-        return "Temporary file name prefix contains '/' or a NUL byte";
+        return "File name or prefix contains a byte it may not (NUL; '/' in a temporary file prefix)";
     }
     return "Unknown vmm.sys error " + std::to_string(value);
   }

@@ -79,7 +79,7 @@ enum class errc : std::uint8_t {
   empty_message,       ///< fds must travel with at least one byte; a receive buffer must hold one
   path_too_long,       ///< a unix socket path does not fit in sockaddr_un
   invalid_duration,    ///< a timer duration is negative, or zero where zero would mean "disarm"
-  invalid_name,        ///< a temporary file or directory prefix contains '/' or NUL
+  invalid_name,        ///< a temporary file prefix contains '/' or NUL, or a memfd name contains NUL
 };
 
 /// The category of vmm::sys::errc, named "vmm.sys".
