@@ -5,7 +5,8 @@ import vmm.sys;
 namespace vmm::memory {
 
 atomic_guest_memory::atomic_guest_memory(guest_memory initial)
-    : current_{new node{.memory = std::make_shared<const guest_memory>(std::move(initial))}} {}
+    : current_{new node{.memory = std::make_shared<const guest_memory>(std::move(initial))}} {
+}
 
 atomic_guest_memory::~atomic_guest_memory() {
   // No reader may still run memory() on a holder being destroyed (that would be a use after free of the holder).

@@ -15,8 +15,8 @@ export namespace vmm::memory {
 /// Types that may be copied to and from guest memory as their bytes: trivially copyable, and not pointers (a guest
 /// never holds a host pointer). Structures of endian_value fields model device layouts.
 template <class T>
-concept byte_valued = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
-                      !std::is_reference_v<T>;
+concept byte_valued =
+    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> && !std::is_reference_v<T>;
 
 /// Types with single-access atomic loads and stores in guest memory: integers (and endian_value types) of 1, 2, 4 or
 /// 8 bytes. bool is excluded: a guest byte other than 0 or 1 is not a valid bool.

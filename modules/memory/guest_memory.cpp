@@ -68,7 +68,8 @@ auto guest_memory::insert(std::shared_ptr<const guest_region> region) const -> r
 }
 
 auto guest_memory::remove(guest_address start, std::uint64_t size) const -> result<memory_removal> {
-  const auto it = std::ranges::find_if(regions_, [&](const auto& r) { return r->start() == start && r->size() == size; });
+  const auto it =
+      std::ranges::find_if(regions_, [&](const auto& r) { return r->start() == start && r->size() == size; });
   if (it == regions_.end()) {
     return failure(errc::region_not_found);
   }
@@ -133,8 +134,7 @@ auto guest_memory::contains_range(guest_address address, std::uint64_t length) c
   return prefix_length(address.raw(), length, access::read) == length;
 }
 
-auto guest_memory::get_slice(guest_address address, std::uint64_t length, access mode) const
-    -> result<volatile_slice> {
+auto guest_memory::get_slice(guest_address address, std::uint64_t length, access mode) const -> result<volatile_slice> {
   if (length != 0) {
     if (auto last = last_of(address.raw(), length); !last) {
       return std::unexpected(last.error());
@@ -277,11 +277,11 @@ auto guest_memory::read_from(guest_address address, sys::borrowed_fd fd, std::ui
     return unusable_at(find_slot(address.raw()));
   }
   std::vector<sys::io_buffer> buffers;
-  static_cast<void>(for_each_piece(
-      address.raw(), n, access::write, [&](const detail::region_slot& s, std::uint64_t offset, std::uint64_t len,
-                                           std::uint64_t) {
-        buffers.push_back({.base = s.host + offset, .length = static_cast<std::size_t>(len)});
-      }));
+  static_cast<void>(
+      for_each_piece(address.raw(), n, access::write,
+                     [&](const detail::region_slot& s, std::uint64_t offset, std::uint64_t len, std::uint64_t) {
+                       buffers.push_back({.base = s.host + offset, .length = static_cast<std::size_t>(len)});
+                     }));
   auto got = sys::readv(fd, batch(buffers, 0));
   if (!got) {
     return std::unexpected(got.error());

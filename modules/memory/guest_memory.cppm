@@ -177,9 +177,9 @@ class guest_memory {
   /// Errors: errc::out_of_range, errc::misaligned_access, errc::read_only_region.
   template <atomic_value T>
   [[nodiscard]] auto store(guest_address address, T value, std::memory_order order) const -> result<void> {
-    vmm::contract_check(order == std::memory_order_relaxed || order == std::memory_order_release ||
-                            order == std::memory_order_seq_cst,
-                        "a store can only be relaxed, release or seq_cst");
+    vmm::contract_check(
+        order == std::memory_order_relaxed || order == std::memory_order_release || order == std::memory_order_seq_cst,
+        "a store can only be relaxed, release or seq_cst");
     const auto* s = find_slot(address.raw());
     if (s == nullptr || sizeof(T) - 1 > s->last - address.raw()) [[unlikely]] {
       return failure(errc::out_of_range);

@@ -17,8 +17,8 @@ struct kvm_create_guest_memfd {
 static_assert(sizeof(kvm_create_guest_memfd) == 64);
 constexpr auto kvm_check_extension = sys::io(kvm_ioctl_type, 0x03);
 constexpr auto kvm_create_guest_memfd_request = sys::iowr<kvm_create_guest_memfd>(kvm_ioctl_type, 0xd4);
-constexpr unsigned long kvm_cap_guest_memfd_flags = 244;  // KVM_CAP_GUEST_MEMFD_FLAGS: the flags this VM accepts
-constexpr std::uint64_t guest_memfd_flag_mmap = 1U << 0U;         // the fd can be mmap()ed
+constexpr unsigned long kvm_cap_guest_memfd_flags = 244;   // KVM_CAP_GUEST_MEMFD_FLAGS: the flags this VM accepts
+constexpr std::uint64_t guest_memfd_flag_mmap = 1U << 0U;  // the fd can be mmap()ed
 constexpr std::uint64_t guest_memfd_flag_init_shared = 1U << 1U;  // and its memory starts shared (host-accessible)
 
 auto check_layout(guest_address start, std::uint64_t size) -> result<void> {
@@ -78,8 +78,8 @@ auto map_backing(std::uint64_t size, sys::borrowed_fd fd, std::uint64_t offset, 
     const std::uintptr_t first = base + page;
     const std::uintptr_t aligned = (first + (align - 1)) & ~static_cast<std::uintptr_t>(align - 1);
     at = aligned - base;
-    auto mapped = anonymous ? reserved->map_anonymous_at(at, length, how)
-                            : reserved->map_fd_at(at, length, fd, offset, how);
+    auto mapped =
+        anonymous ? reserved->map_anonymous_at(at, length, how) : reserved->map_fd_at(at, length, fd, offset, how);
     if (!mapped) {
       return std::unexpected(mapped.error());
     }
@@ -115,7 +115,8 @@ guest_region::guest_region(parts p)
       host_{p.host},
       fd_{std::move(p.fd)},
       file_offset_{p.file_offset},
-      bitmap_{p.options->track_dirty ? std::make_unique<dirty_bitmap>(p.size) : nullptr} {}
+      bitmap_{p.options->track_dirty ? std::make_unique<dirty_bitmap>(p.size) : nullptr} {
+}
 
 auto guest_region::anonymous(guest_address start, std::uint64_t size, const region_options& options)
     -> result<std::shared_ptr<guest_region>> {
@@ -127,14 +128,14 @@ auto guest_region::anonymous(guest_address start, std::uint64_t size, const regi
     return std::unexpected(b.error());
   }
   return std::shared_ptr<guest_region>{new guest_region{parts{.start = start,
-                                                               .size = size,
-                                                               .kind = region_kind::anonymous,
-                                                               .options = &options,
-                                                               .map = std::move(b->map),
-                                                               .host = b->host,
-                                                               .fd = {},
-                                                               .file_offset = 0,
-                                                               .backing_page_size = sys::page_size()}}};
+                                                              .size = size,
+                                                              .kind = region_kind::anonymous,
+                                                              .options = &options,
+                                                              .map = std::move(b->map),
+                                                              .host = b->host,
+                                                              .fd = {},
+                                                              .file_offset = 0,
+                                                              .backing_page_size = sys::page_size()}}};
 }
 
 auto guest_region::from_file(guest_address start, std::uint64_t size, sys::borrowed_fd fd, std::uint64_t offset,
@@ -161,14 +162,14 @@ auto guest_region::from_file(guest_address start, std::uint64_t size, sys::borro
     return std::unexpected(b.error());
   }
   return std::shared_ptr<guest_region>{new guest_region{parts{.start = start,
-                                                               .size = size,
-                                                               .kind = region_kind::file,
-                                                               .options = &options,
-                                                               .map = std::move(b->map),
-                                                               .host = b->host,
-                                                               .fd = std::move(*own),
-                                                               .file_offset = offset,
-                                                               .backing_page_size = sys::page_size()}}};
+                                                              .size = size,
+                                                              .kind = region_kind::file,
+                                                              .options = &options,
+                                                              .map = std::move(b->map),
+                                                              .host = b->host,
+                                                              .fd = std::move(*own),
+                                                              .file_offset = offset,
+                                                              .backing_page_size = sys::page_size()}}};
 }
 
 auto guest_region::memfd(guest_address start, std::uint64_t size, const region_options& options)
@@ -191,14 +192,14 @@ auto guest_region::memfd(guest_address start, std::uint64_t size, const region_o
     return std::unexpected(b.error());
   }
   return std::shared_ptr<guest_region>{new guest_region{parts{.start = start,
-                                                               .size = size,
-                                                               .kind = region_kind::memfd,
-                                                               .options = &options,
-                                                               .map = std::move(b->map),
-                                                               .host = b->host,
-                                                               .fd = std::move(*fd),
-                                                               .file_offset = 0,
-                                                               .backing_page_size = sys::page_size()}}};
+                                                              .size = size,
+                                                              .kind = region_kind::memfd,
+                                                              .options = &options,
+                                                              .map = std::move(b->map),
+                                                              .host = b->host,
+                                                              .fd = std::move(*fd),
+                                                              .file_offset = 0,
+                                                              .backing_page_size = sys::page_size()}}};
 }
 
 auto guest_region::hugetlb(guest_address start, std::uint64_t size, std::uint64_t huge_page_size,
@@ -225,14 +226,14 @@ auto guest_region::hugetlb(guest_address start, std::uint64_t size, std::uint64_
     return b.error() == std::errc::not_enough_memory ? failure(errc::no_huge_pages) : std::unexpected(b.error());
   }
   return std::shared_ptr<guest_region>{new guest_region{parts{.start = start,
-                                                               .size = size,
-                                                               .kind = region_kind::hugetlb,
-                                                               .options = &options,
-                                                               .map = std::move(b->map),
-                                                               .host = b->host,
-                                                               .fd = std::move(*fd),
-                                                               .file_offset = 0,
-                                                               .backing_page_size = huge_page_size}}};
+                                                              .size = size,
+                                                              .kind = region_kind::hugetlb,
+                                                              .options = &options,
+                                                              .map = std::move(b->map),
+                                                              .host = b->host,
+                                                              .fd = std::move(*fd),
+                                                              .file_offset = 0,
+                                                              .backing_page_size = huge_page_size}}};
 }
 
 auto guest_region::guest_memfd(guest_address start, std::uint64_t size, sys::borrowed_fd vm,
@@ -253,7 +254,8 @@ auto guest_region::guest_memfd(guest_address start, std::uint64_t size, sys::bor
   kvm_create_guest_memfd request{.size = size, .flags = wanted, .reserved = {}};
   const auto created = sys::ioctl_with_mut_ref(vm, kvm_create_guest_memfd_request, request);
   if (!created) {
-    return created.error() == std::errc::invalid_argument || created.error() == std::errc::inappropriate_io_control_operation
+    return created.error() == std::errc::invalid_argument ||
+                   created.error() == std::errc::inappropriate_io_control_operation
                ? failure(errc::guest_memfd_unsupported)
                : std::unexpected(created.error());
   }
@@ -263,14 +265,14 @@ auto guest_region::guest_memfd(guest_address start, std::uint64_t size, sys::bor
     return std::unexpected(b.error());
   }
   return std::shared_ptr<guest_region>{new guest_region{parts{.start = start,
-                                                               .size = size,
-                                                               .kind = region_kind::guest_memfd,
-                                                               .options = &options,
-                                                               .map = std::move(b->map),
-                                                               .host = b->host,
-                                                               .fd = std::move(fd),
-                                                               .file_offset = 0,
-                                                               .backing_page_size = sys::page_size()}}};
+                                                              .size = size,
+                                                              .kind = region_kind::guest_memfd,
+                                                              .options = &options,
+                                                              .map = std::move(b->map),
+                                                              .host = b->host,
+                                                              .fd = std::move(fd),
+                                                              .file_offset = 0,
+                                                              .backing_page_size = sys::page_size()}}};
 }
 
 auto guest_region::from_host_memory(guest_address start, std::span<std::byte> memory, const region_options& options)
@@ -282,14 +284,14 @@ auto guest_region::from_host_memory(guest_address start, std::span<std::byte> me
     return failure(errc::unaligned_region);
   }
   return std::shared_ptr<guest_region>{new guest_region{parts{.start = start,
-                                                               .size = memory.size(),
-                                                               .kind = region_kind::foreign,
-                                                               .options = &options,
-                                                               .map = {},
-                                                               .host = memory.data(),
-                                                               .fd = {},
-                                                               .file_offset = 0,
-                                                               .backing_page_size = sys::page_size()}}};
+                                                              .size = memory.size(),
+                                                              .kind = region_kind::foreign,
+                                                              .options = &options,
+                                                              .map = {},
+                                                              .host = memory.data(),
+                                                              .fd = {},
+                                                              .file_offset = 0,
+                                                              .backing_page_size = sys::page_size()}}};
 }
 
 }  // namespace vmm::memory

@@ -125,9 +125,9 @@ class volatile_slice {
   /// be writable. Errors: errc::out_of_range, errc::misaligned_access.
   template <atomic_value T>
   [[nodiscard]] auto store(std::size_t offset, T value, std::memory_order order) const noexcept -> result<void> {
-    vmm::contract_check(order == std::memory_order_relaxed || order == std::memory_order_release ||
-                            order == std::memory_order_seq_cst,
-                        "a store can only be relaxed, release or seq_cst");
+    vmm::contract_check(
+        order == std::memory_order_relaxed || order == std::memory_order_release || order == std::memory_order_seq_cst,
+        "a store can only be relaxed, release or seq_cst");
     check_writable();
     if (auto e = check_atomic(offset, sizeof(T))) {
       return std::unexpected(e);

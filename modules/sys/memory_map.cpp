@@ -115,8 +115,8 @@ auto mapping::of_fd(borrowed_fd fd, std::size_t size, std::uint64_t offset, cons
     return os_failure(EINVAL);
   }
   // SAFETY: a new mapping of the caller's fd at an address the kernel chooses touches no existing memory.
-  void* p = ::mmap(nullptr, *rounded, prot_bits(options.prot), flag_bits(options), fd.get(),
-                   static_cast<::off_t>(offset));
+  void* p =
+      ::mmap(nullptr, *rounded, prot_bits(options.prot), flag_bits(options), fd.get(), static_cast<::off_t>(offset));
   if (p == MAP_FAILED) {
     return os_failure();
   }
@@ -124,8 +124,8 @@ auto mapping::of_fd(borrowed_fd fd, std::size_t size, std::uint64_t offset, cons
 }
 
 auto mapping::reserve(std::size_t size) -> result<mapping> {
-  return anonymous(size, {.prot = protection::none, .shared = false, .noreserve = true, .populate = false,
-                          .huge_page_size = 0});
+  return anonymous(
+      size, {.prot = protection::none, .shared = false, .noreserve = true, .populate = false, .huge_page_size = 0});
 }
 
 auto mapping::check_subrange(std::size_t offset, std::size_t size) const noexcept -> bool {
@@ -140,8 +140,8 @@ auto mapping::map_anonymous_at(std::size_t offset, std::size_t size, const map_o
   }
   // SAFETY: MAP_FIXED replaces [data_ + offset, +size), which check_subrange proved lies inside the range this
   // object owns: no memory anybody else uses is replaced.
-  void* p = ::mmap(data_ + offset, size, prot_bits(options.prot),
-                   flag_bits(options) | MAP_ANONYMOUS | MAP_FIXED | huge, -1, 0);
+  void* p = ::mmap(data_ + offset, size, prot_bits(options.prot), flag_bits(options) | MAP_ANONYMOUS | MAP_FIXED | huge,
+                   -1, 0);
   if (p == MAP_FAILED) {
     return os_failure();
   }

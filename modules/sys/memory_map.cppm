@@ -37,12 +37,12 @@ struct map_options {
 
 /// Advice for a range of a mapping (madvise).
 enum class advice : std::uint8_t {
-  normal,      ///< MADV_NORMAL
-  dont_need,   ///< MADV_DONTNEED: drop the pages (anonymous private memory reads back as zero)
-  hugepage,    ///< MADV_HUGEPAGE: ask for transparent huge pages
-  no_hugepage, ///< MADV_NOHUGEPAGE
-  dont_dump,   ///< MADV_DONTDUMP: leave the range out of core dumps (guest memory holds guest secrets)
-  dont_fork,   ///< MADV_DONTFORK: do not share the range with a forked child
+  normal,       ///< MADV_NORMAL
+  dont_need,    ///< MADV_DONTNEED: drop the pages (anonymous private memory reads back as zero)
+  hugepage,     ///< MADV_HUGEPAGE: ask for transparent huge pages
+  no_hugepage,  ///< MADV_NOHUGEPAGE
+  dont_dump,    ///< MADV_DONTDUMP: leave the range out of core dumps (guest memory holds guest secrets)
+  dont_fork,    ///< MADV_DONTFORK: do not share the range with a forked child
 };
 
 /// One buffer of a vectored read or write, laid out exactly like struct iovec (checked in memory_map.cpp), so a
@@ -86,8 +86,7 @@ class mapping {
 
   /// Maps anonymous memory over [offset, offset + size) of this mapping (MAP_FIXED inside the range this object
   /// owns). Errors: EINVAL when the range is not page-aligned or not inside this mapping; as anonymous() otherwise.
-  [[nodiscard]] auto map_anonymous_at(std::size_t offset, std::size_t size, const map_options& options)
-      -> result<void>;
+  [[nodiscard]] auto map_anonymous_at(std::size_t offset, std::size_t size, const map_options& options) -> result<void>;
 
   /// Maps `size` bytes of `fd` from `file_offset` over [offset, offset + size) of this mapping. Errors: as
   /// map_anonymous_at and of_fd.
@@ -142,9 +141,9 @@ struct memfd_options {
 
 /// What fstat says about an fd.
 struct file_status {
-  std::uint64_t size = 0;    ///< st_size
-  bool regular = false;      ///< S_ISREG: a size beyond which mapped accesses fault
-  bool block_device = false; ///< S_ISBLK
+  std::uint64_t size = 0;     ///< st_size
+  bool regular = false;       ///< S_ISREG: a size beyond which mapped accesses fault
+  bool block_device = false;  ///< S_ISBLK
 };
 
 /// fstat of `fd`. Errors: EBADF.
