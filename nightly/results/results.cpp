@@ -706,6 +706,20 @@ auto manifest::threshold(std::string_view executable_name, std::string_view name
   return default_threshold;
 }
 
+auto manifest::settings(std::string_view executable, std::string_view profile) const -> run_settings {
+  for (const auto& bench : benches) {
+    if (bench.executable != executable) {
+      continue;
+    }
+    for (const auto& [name, s] : bench.run) {
+      if (name == profile) {
+        return s;
+      }
+    }
+  }
+  return {};
+}
+
 auto parse_manifest(std::string_view text) -> outcome<manifest> {
   auto doc = parse_json(text);
   if (!doc) {
@@ -785,6 +799,37 @@ auto parse_manifest(std::string_view text) -> outcome<manifest> {
           return std::unexpected(std::format("{}.thresholds.{} is not a number in (0, 10]", where, pattern));
         }
         mb.thresholds.emplace_back(pattern, value.get<double>());
+      }
+    }
+    if (const auto run = bench.find("run"); run != bench.end()) {
+      if (!run->is_object()) {
+        return std::unexpected(std::format("{}.run is not an object", where));
+      }
+      for (const auto& [name, entry] : run->items()) {
+        const auto here = std::format("{}.run.{}", where, name);
+        if (!std::ranges::any_of(mb.profiles, [&](const auto& p) { return p.first == name; })) {
+          return std::unexpected(std::format("{}: the bench has no profile \"{}\"", here, name));
+        }
+        if (!entry.is_object()) {
+          return std::unexpected(std::format("{} is not an object", here));
+        }
+        run_settings rs;
+        for (const auto& [key, value] : entry.items()) {
+          if (key == "repetitions") {
+            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 10000) {
+              return std::unexpected(std::format("{}.repetitions is not a whole number in [1, 10000]", here));
+            }
+            rs.repetitions = static_cast<std::size_t>(value.get<std::int64_t>());
+          } else if (key == "min_time") {
+            if (!value.is_number() || !(value.get<double>() >= 0.001) || value.get<double>() > 3600) {
+              return std::unexpected(std::format("{}.min_time is not a number of seconds in [0.001, 3600]", here));
+            }
+            rs.min_time = value.get<double>();
+          } else {
+            return std::unexpected(std::format("{}: unknown key \"{}\" (known: repetitions, min_time)", here, key));
+          }
+        }
+        mb.run.emplace_back(name, rs);
       }
     }
     m.benches.push_back(std::move(mb));

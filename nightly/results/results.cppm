@@ -152,6 +152,12 @@ struct store_contents {
 /// (".*.tmp") are skipped. Problem: `store` is not a readable directory.
 [[nodiscard]] auto read_store(const std::filesystem::path& store) -> outcome<store_contents>;
 
+/// How `vmm-bench run` measures one bench's benchmarks in one profile, when the command line does not say.
+struct run_settings {
+  std::optional<std::size_t> repetitions;  ///< --benchmark_repetitions
+  std::optional<double> min_time;          ///< --benchmark_min_time, seconds per repetition
+};
+
 /// One bench executable of the manifest.
 struct manifest_bench {
   std::string executable;  ///< path relative to the build directory, e.g. "benches/sys/bench_sys"
@@ -159,6 +165,9 @@ struct manifest_bench {
   std::vector<std::pair<std::string, std::vector<std::string>>> profiles;
   /// Regex over benchmark names → regression threshold for the PR gate (a fraction: 0.1 is 10 %).
   std::vector<std::pair<std::string, double>> thresholds;
+  /// Profile name → how `run` measures this bench in that profile ("run": {"nightly": {"repetitions": 10,
+  /// "min_time": 5}}); the PR gate (`compare`) has its own settings and ignores these.
+  std::vector<std::pair<std::string, run_settings>> run;
 };
 
 /// benches/manifest.json: which benchmarks each profile runs, and the PR gate's thresholds.
@@ -172,10 +181,16 @@ struct manifest {
   /// The regression threshold of `executable_name`'s benchmark `name`: the first matching entry of that bench's
   /// "thresholds", else default_threshold.
   [[nodiscard]] auto threshold(std::string_view executable_name, std::string_view name) const -> double;
+
+  /// The "run" settings of the bench whose executable is `executable` (as in the manifest) for `profile`; empty
+  /// settings when it has none.
+  [[nodiscard]] auto settings(std::string_view executable, std::string_view profile) const -> run_settings;
 };
 
 /// Parses a manifest. Problems: invalid JSON, schema_version other than 1, a bench without "executable" or
-/// "profiles", an empty or non-string pattern list, a pattern that is not a valid regex, a threshold outside (0, 10].
+/// "profiles", an empty or non-string pattern list, a pattern that is not a valid regex, a threshold outside (0, 10],
+/// a "run" entry for a profile the bench does not have, repetitions outside [1, 10000], min_time outside
+/// [0.001, 3600] seconds, or an unknown key in a "run" entry.
 [[nodiscard]] auto parse_manifest(std::string_view json) -> outcome<manifest>;
 
 /// The nanoseconds of `value` in Google Benchmark's `unit` ("ns", "us", "ms", "s"), or nullopt for another unit.

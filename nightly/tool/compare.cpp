@@ -271,7 +271,9 @@ auto command_compare(std::span<char* const> args) -> int {
     }
     const auto head_names = list_benchmarks(head_exe, filter, head.env);
     for (const auto& name : head_names) {
-      items.push_back({.executable = executable, .name = name, .in_base = std::ranges::contains(base_names, name),
+      items.push_back({.executable = executable,
+                       .name = name,
+                       .in_base = std::ranges::contains(base_names, name),
                        .in_head = true});
     }
     for (const auto& name : base_names) {
@@ -311,9 +313,8 @@ auto command_compare(std::span<char* const> args) -> int {
         settings.env = s->env;
         const auto exe = s->build / it.executable;
         bool found = false;
-        for (const auto& b : run_bench(exe, std::format("^{}$", results::regex_escape(it.name)), settings,
-                                       scratch.path())
-                                 .benchmarks) {
+        for (const auto& b :
+             run_bench(exe, std::format("^{}$", results::regex_escape(it.name)), settings, scratch.path()).benchmarks) {
           if (b.name == it.name) {
             s->samples[b.key()].push_back(median_primary_time(b));
             found = true;

@@ -23,9 +23,11 @@ auto command_run(std::span<char* const> args) -> int {
   const auto manifest = load_manifest(opts.get_or("manifest", (source / "benches" / "manifest.json").string()));
   const auto profile = opts.get_or("profile", "pr");
   const std::filesystem::path store = opts.get("store").value_or(default_store().string());
-  bench_settings settings;
-  settings.repetitions = opts.count("repetitions", 10, 1, 10000);
-  settings.min_time = opts.number("min-time", 0.1, 0.001, 3600);
+  // The command line wins; then the bench's "run" settings for this profile in the manifest; then 10 × 0.1 s.
+  const auto given_repetitions =
+      opts.has("repetitions") ? std::optional{opts.count("repetitions", 10, 1, 10000)} : std::nullopt;
+  const auto given_min_time =
+      opts.has("min-time") ? std::optional{opts.number("min-time", 0.1, 0.001, 3600)} : std::nullopt;
 
   results::run r;
   r.machine = opts.get("machine").value_or(default_machine());
@@ -66,11 +68,20 @@ auto command_run(std::span<char* const> args) -> int {
 
   // Each benchmark runs in its own process and is stored as soon as it finishes, so a run killed at any moment keeps
   // everything already measured.
-  std::vector<std::pair<std::filesystem::path, std::string>> work;
+  struct item {
+    std::filesystem::path exe;
+    std::string name;
+    bench_settings settings;
+  };
+  std::vector<item> work;
   for (const auto& [executable, filter] : plan) {
     const auto exe = std::filesystem::path{*build} / executable;
+    const auto from_manifest = manifest.settings(executable, profile);
+    const bench_settings settings{.repetitions = given_repetitions.value_or(from_manifest.repetitions.value_or(10)),
+                                  .min_time = given_min_time.value_or(from_manifest.min_time.value_or(0.1)),
+                                  .env = {}};
     for (const auto& name : list_benchmarks(exe, filter)) {
-      work.emplace_back(exe, name);
+      work.push_back({.exe = exe, .name = name, .settings = settings});
     }
   }
   if (const auto cpus = opts.get("cpus")) {
@@ -80,11 +91,11 @@ auto command_run(std::span<char* const> args) -> int {
   const auto started = std::chrono::steady_clock::now();
   std::size_t measured = 0;
   std::size_t to_measure = 0;
-  for (const auto& [exe, name] : work) {
-    to_measure += done.contains(exe.filename().string() + "/" + name) ? 0 : 1;
+  for (const auto& w : work) {
+    to_measure += done.contains(w.exe.filename().string() + "/" + w.name) ? 0 : 1;
   }
   for (std::size_t i = 0; i < work.size(); ++i) {
-    const auto& [exe, name] = work[i];
+    const auto& [exe, name, settings] = work[i];
     const auto key = exe.filename().string() + "/" + name;
     if (done.contains(key)) {
       continue;

@@ -32,7 +32,8 @@ constexpr std::string_view two_pattern_manifest = R"({
     {
       "executable": "benches/a/bench_a",
       "profiles": {"pr": ["BM_a_copy.*", "BM_a_wake"], "nightly": [".*"]},
-      "thresholds": {"BM_a_copy/.*": 0.25}
+      "thresholds": {"BM_a_copy/.*": 0.25},
+      "run": {"nightly": {"repetitions": 20, "min_time": 2.5}}
     },
     {
       "executable": "benches/b/bench_b",
@@ -154,6 +155,35 @@ BOOST_AUTO_TEST_CASE(without_default_threshold_it_is_5_percent) {
   BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
   BOOST_TEST(m->default_threshold == 0.05);
   BOOST_TEST(m->benches.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(manifest_run_settings)
+
+BOOST_AUTO_TEST_CASE(settings_of_a_bench_and_profile_are_the_manifests) {
+  const auto m = results::parse_manifest(two_pattern_manifest);
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  const auto s = m->settings("benches/a/bench_a", "nightly");
+  BOOST_TEST(s.repetitions.value_or(0) == 20U);
+  BOOST_TEST(s.min_time.value_or(0) == 2.5);
+}
+
+BOOST_AUTO_TEST_CASE(settings_of_another_profile_or_bench_are_empty) {
+  const auto m = results::parse_manifest(two_pattern_manifest);
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST(!m->settings("benches/a/bench_a", "pr").repetitions.has_value());
+  BOOST_TEST(!m->settings("benches/a/bench_a", "pr").min_time.has_value());
+  BOOST_TEST(!m->settings("benches/b/bench_b", "nightly").min_time.has_value());
+  BOOST_TEST(!m->settings("benches/c/bench_c", "nightly").repetitions.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(settings_may_give_only_one_of_the_two) {
+  const auto m = results::parse_manifest(R"({"schema_version": 1, "benches": [
+    {"executable": "benches/a/bench_a", "profiles": {"nightly": [".*"]}, "run": {"nightly": {"min_time": 0.001}}}]})");
+  BOOST_TEST_REQUIRE(m.has_value(), m.error_or("ok"));
+  BOOST_TEST(m->settings("benches/a/bench_a", "nightly").min_time.value_or(0) == 0.001);
+  BOOST_TEST(!m->settings("benches/a/bench_a", "nightly").repetitions.has_value());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -551,4 +551,46 @@ BOOST_AUTO_TEST_CASE(a_default_threshold_outside_0_to_10_is_rejected) {
   BOOST_TEST(manifest_problem(R"({"schema_version": 1, "default_threshold": "0.05", "benches": []})") == out_of_range);
 }
 
+// --- manifest "run" settings ---------------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(run_settings_that_are_not_an_object_are_rejected) {
+  BOOST_TEST(bench_problem(R"({"executable": "benches/b/bench_b", "profiles": {"pr": ["BM_.*"]}, "run": []})") ==
+             "benches[1].run is not an object");
+  BOOST_TEST(bench_problem(R"({"executable": "benches/b/bench_b", "profiles": {"pr": ["BM_.*"]}, "run": {"pr": 5}})") ==
+             "benches[1].run.pr is not an object");
+}
+
+BOOST_AUTO_TEST_CASE(run_settings_for_a_profile_the_bench_lacks_are_rejected) {
+  BOOST_TEST(
+      bench_problem(R"({"executable": "benches/b/bench_b", "profiles": {"pr": ["BM_.*"]}, "run": {"nightly": {}}})") ==
+      R"(benches[1].run.nightly: the bench has no profile "nightly")");
+}
+
+BOOST_AUTO_TEST_CASE(run_repetitions_outside_1_to_10000_or_fractional_are_rejected) {
+  constexpr std::string_view bench =
+      R"({{"executable": "benches/b/bench_b", "profiles": {{"pr": ["BM_.*"]}}, "run": {{"pr": {{"repetitions": {}}}}}}})";
+  constexpr std::string_view bad = "benches[1].run.pr.repetitions is not a whole number in [1, 10000]";
+  BOOST_TEST(bench_problem(std::format(bench, "0")) == bad);
+  BOOST_TEST(bench_problem(std::format(bench, "10001")) == bad);
+  BOOST_TEST(bench_problem(std::format(bench, "2.5")) == bad);
+  BOOST_TEST(bench_problem(std::format(bench, R"("3")")) == bad);
+}
+
+BOOST_AUTO_TEST_CASE(run_min_time_outside_a_millisecond_to_an_hour_is_rejected) {
+  constexpr std::string_view bench =
+      R"({{"executable": "benches/b/bench_b", "profiles": {{"pr": ["BM_.*"]}}, "run": {{"pr": {{"min_time": {}}}}}}})";
+  constexpr std::string_view bad = "benches[1].run.pr.min_time is not a number of seconds in [0.001, 3600]";
+  BOOST_TEST(bench_problem(std::format(bench, "0")) == bad);
+  BOOST_TEST(bench_problem(std::format(bench, "3601")) == bad);
+  BOOST_TEST(bench_problem(std::format(bench, "-1")) == bad);
+  BOOST_TEST(bench_problem(std::format(bench, "null")) == bad);
+}
+
+BOOST_AUTO_TEST_CASE(run_settings_with_an_unknown_key_are_rejected) {
+  BOOST_TEST(
+      bench_problem(
+          R"({"executable": "benches/b/bench_b", "profiles": {"pr": ["BM_.*"]}, "run": {"pr": {"min-time": 1}}})") ==
+      R"(benches[1].run.pr: unknown key "min-time" (known: repetitions, min_time))");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
