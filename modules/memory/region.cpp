@@ -259,8 +259,14 @@ auto guest_region::guest_memfd(guest_address start, std::uint64_t size, sys::bor
                ? failure(errc::guest_memfd_unsupported)
                : std::unexpected(created.error());
   }
-  sys::unique_fd fd{*created};
-  auto b = map_backing(size, fd, 0, sys::page_size(), options);
+  // KVM creates the guest_memfd without O_CLOEXEC (get_unused_fd_flags(0)); a close-on-exec duplicate replaces it,
+  // so the guest's memory never leaks into a program the VMM executes.
+  const sys::unique_fd created_fd{*created};
+  auto fd = sys::duplicate(created_fd);
+  if (!fd) {
+    return std::unexpected(fd.error());
+  }
+  auto b = map_backing(size, *fd, 0, sys::page_size(), options);
   if (!b) {
     return std::unexpected(b.error());
   }
@@ -270,7 +276,7 @@ auto guest_region::guest_memfd(guest_address start, std::uint64_t size, sys::bor
                                                               .options = &options,
                                                               .map = std::move(b->map),
                                                               .host = b->host,
-                                                              .fd = std::move(fd),
+                                                              .fd = std::move(*fd),
                                                               .file_offset = 0,
                                                               .backing_page_size = sys::page_size()}}};
 }
