@@ -26,7 +26,7 @@ auto dirty_bitmap::is_range_dirty(std::uint64_t offset, std::uint64_t length) co
     return false;
   }
   const std::uint64_t first = offset / page_size;
-  const std::uint64_t last = std::min(pages_ - 1, (offset + (length - 1)) / page_size);
+  const std::uint64_t last = last_page(offset, length);
   for (std::uint64_t w = first / 64; w <= last / 64; ++w) {
     if ((words_[w].load(std::memory_order_relaxed) & word_mask(w, first, last)) != 0) {
       return true;
@@ -40,7 +40,7 @@ void dirty_bitmap::reset(std::uint64_t offset, std::uint64_t length) noexcept {
     return;
   }
   const std::uint64_t first = offset / page_size;
-  const std::uint64_t last = std::min(pages_ - 1, (offset + (length - 1)) / page_size);
+  const std::uint64_t last = last_page(offset, length);
   for (std::uint64_t w = first / 64; w <= last / 64; ++w) {
     words_[w].fetch_and(~word_mask(w, first, last), std::memory_order_relaxed);
   }

@@ -29,7 +29,7 @@ class dirty_bitmap {
       return;
     }
     const std::uint64_t first = offset / page_size;
-    const std::uint64_t last = std::min(pages_ - 1, (offset + (length - 1)) / page_size);
+    const std::uint64_t last = last_page(offset, length);
     if (first == last) [[likely]] {
       words_[first / 64].fetch_or(std::uint64_t{1} << (first % 64), std::memory_order_relaxed);
       return;
@@ -76,6 +76,13 @@ class dirty_bitmap {
 
  private:
   void mark_pages(std::uint64_t first, std::uint64_t last) noexcept;
+
+  /// The last page that [offset, offset + length) touches, clipped to the bitmap (`offset` lies inside it, `length`
+  /// is not 0). Compared, not added, so that a length running past 2^64 is clipped too instead of wrapping.
+  [[nodiscard]] auto last_page(std::uint64_t offset, std::uint64_t length) const noexcept -> std::uint64_t {
+    const std::uint64_t room = (pages_ * page_size) - offset;  // bytes from `offset` to the end of the bitmap
+    return length > room ? pages_ - 1 : (offset + (length - 1)) / page_size;
+  }
 
   std::uint64_t pages_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> words_;

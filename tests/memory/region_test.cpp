@@ -548,14 +548,6 @@ BOOST_AUTO_TEST_CASE(guest_memfd_region_gives_its_fd_and_offset_for_the_memory_s
   BOOST_TEST(sys::status(gmem->fd).value().size == region_size);
 }
 
-BOOST_AUTO_TEST_CASE(guest_memfd_descriptor_is_close_on_exec) {
-  const auto region = guest_memfd_region_or_skip(region_size);
-  if (region == nullptr) {
-    return;
-  }
-  BOOST_TEST(vmm::testing::is_close_on_exec(region->guest_memfd()->fd));
-}
-
 BOOST_AUTO_TEST_CASE(guest_memfd_region_with_guard_pages_is_guarded) {
   const auto region = guest_memfd_region_or_skip(region_size, {.guard_pages = true});
   if (region == nullptr) {
