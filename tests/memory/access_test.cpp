@@ -29,6 +29,9 @@ const std::uint64_t gap_start = 8 * page;
 const std::uint64_t c_start = 16 * page;
 const std::uint64_t c_end = 18 * page;
 
+// How long the kick cases keep kicking a thread that waits on a pipe (it must not return meanwhile).
+constexpr std::chrono::milliseconds kick_patience{50};
+
 struct three_regions {
   std::shared_ptr<guest_region> a;
   std::shared_ptr<guest_region> b;
@@ -528,6 +531,54 @@ BOOST_AUTO_TEST_CASE(read_exact_from_collects_short_reads_until_the_range_is_ful
   writer.join();
   BOOST_TEST_REQUIRE(done.has_value(), vmm::testing::describe(done));
   BOOST_TEST(host_bytes(l, b_start - 1500, 3000) == in);
+}
+
+BOOST_AUTO_TEST_CASE(read_exact_from_retries_when_a_kick_interrupts_it) {
+  // A vCPU-style kick (a signal whose handler does nothing, no SA_RESTART) makes a blocked readv return EINTR;
+  // read_exact_from must go back to reading, and only return once the range is full.
+  const auto l = make_layout();
+  const int kick = sys::default_kick_signal();
+  BOOST_TEST_REQUIRE(sys::install_kick_handler(kick).has_value());
+  const auto in = counting(16);
+  const auto [read_end, write_end] = pipe();
+  std::atomic<bool> returned{false};
+  vmm::result<void> done;
+  std::thread reader{[&, fd = read_end.borrow()] {
+    done = l.memory.read_exact_from(guest_address{b_start - 8}, fd, 16);
+    returned.store(true);
+  }};
+  const bool returned_before_any_data = vmm::testing::kick_until_returned(reader, kick, returned, kick_patience);
+  BOOST_TEST_REQUIRE(sys::write(write_end, in).value_or(0) == 16U);
+  reader.join();
+  BOOST_TEST(!returned_before_any_data);
+  BOOST_TEST_REQUIRE(done.has_value(), vmm::testing::describe(done));
+  BOOST_TEST(host_bytes(l, b_start - 8, 16) == in);
+}
+
+BOOST_AUTO_TEST_CASE(write_all_to_retries_when_a_kick_interrupts_it) {
+  // 32 pages are more than a pipe holds (64 KiB by default): the writer blocks on the full pipe, is kicked, and must
+  // carry on once the pipe is drained.
+  const int kick = sys::default_kick_signal();
+  BOOST_TEST_REQUIRE(sys::install_kick_handler(kick).has_value());
+  std::vector<std::shared_ptr<const guest_region>> regions{region(0, 32 * page)};
+  const auto memory = mem::guest_memory::create(regions);
+  BOOST_TEST_REQUIRE(memory.has_value(), vmm::testing::describe(memory));
+  const auto in = counting(32 * page);
+  BOOST_TEST_REQUIRE(memory->write_all(guest_address{0}, in).has_value());
+  const auto [read_end, write_end] = pipe();
+  std::atomic<bool> returned{false};
+  vmm::result<void> done;
+  std::thread writer{[&, fd = write_end.borrow()] {
+    done = memory->write_all_to(guest_address{0}, fd, 32 * page);
+    returned.store(true);
+  }};
+  const bool returned_while_the_pipe_was_full =
+      vmm::testing::kick_until_returned(writer, kick, returned, kick_patience);
+  const auto out = returned_while_the_pipe_was_full ? std::vector<std::byte>{} : drain(read_end, 32 * page);
+  writer.join();
+  BOOST_TEST(!returned_while_the_pipe_was_full);
+  BOOST_TEST_REQUIRE(done.has_value(), vmm::testing::describe(done));
+  BOOST_TEST((out == in));
 }
 
 BOOST_AUTO_TEST_CASE(read_exact_from_and_write_all_to_handle_more_buffers_than_one_readv_takes) {

@@ -597,6 +597,8 @@ BOOST_AUTO_TEST_CASE(file_region_of_an_unmappable_descriptor_returns_enodev) {
 BOOST_AUTO_TEST_CASE(region_too_large_to_map_returns_enomem) {
   // 2^62 bytes is far more address space than a process has (47 or 56 bits).
   BOOST_TEST(error_of(guest_region::anonymous(guest_address{0}, std::uint64_t{1} << 62U)) == os_error(ENOMEM));
+  BOOST_TEST(error_of(guest_region::anonymous(guest_address{0}, std::uint64_t{1} << 62U, {.guard_pages = true})) ==
+             os_error(ENOMEM));
 }
 
 BOOST_AUTO_TEST_CASE(guarded_region_whose_guards_do_not_fit_in_the_address_space_returns_out_of_range) {
