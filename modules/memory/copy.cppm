@@ -13,16 +13,16 @@ import std;
 export namespace vmm::memory {
 
 /// Types that may be copied to and from guest memory as their bytes: trivially copyable, and not pointers (a guest
-/// never holds a host pointer). Structures of endian_value fields model device layouts.
+/// never holds a host pointer). Structures of endian_value fields model device layouts. bool is excluded: a guest
+/// byte other than 0 or 1 is not a valid bool, and reading one into a bool is undefined behaviour.
 template <class T>
-concept byte_valued =
-    std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> && !std::is_reference_v<T>;
+concept byte_valued = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> && !std::is_member_pointer_v<T> &&
+                      !std::is_reference_v<T> && !std::is_same_v<std::remove_cv_t<T>, bool>;
 
 /// Types with single-access atomic loads and stores in guest memory: integers (and endian_value types) of 1, 2, 4 or
-/// 8 bytes. bool is excluded: a guest byte other than 0 or 1 is not a valid bool.
+/// 8 bytes (not bool, as for byte_valued).
 template <class T>
-concept atomic_value = byte_valued<T> && !std::is_same_v<std::remove_cv_t<T>, bool> &&
-                       (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) &&
+concept atomic_value = byte_valued<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) &&
                        (std::is_integral_v<T> || requires { typename T::value_type; });
 
 /// How a range of guest memory will be used: asking for write access to a read-only region fails up front.

@@ -52,6 +52,7 @@ static_assert(mem::byte_valued<std::array<std::byte, 16>>);
 static_assert(!mem::byte_valued<int*>);
 static_assert(!mem::byte_valued<int wire_header::*>);
 static_assert(!mem::byte_valued<std::string>);
+static_assert(!mem::byte_valued<bool>);
 static_assert(mem::atomic_value<std::uint8_t>);
 static_assert(mem::atomic_value<std::uint16_t>);
 static_assert(mem::atomic_value<std::uint32_t>);

@@ -244,6 +244,15 @@ BOOST_AUTO_TEST_CASE(dirty_bitmap_mark_with_a_length_that_wraps_marks_to_the_las
   BOOST_TEST(bitmap.snapshot() == std::vector<std::uint64_t>{0b10});
 }
 
+BOOST_AUTO_TEST_CASE(bool_is_not_byte_valued_so_a_guest_byte_of_2_never_becomes_a_bool) {
+  // read_obj<bool> compiled, and a guest that stored 2 there handed the VMM a bool that is neither true nor false
+  // (undefined behaviour); atomic_value already refused bool for that reason.
+  BOOST_TEST(!mem::byte_valued<bool>);
+  BOOST_TEST(!mem::byte_valued<const bool>);
+  BOOST_TEST(!mem::atomic_value<bool>);
+  BOOST_TEST(mem::byte_valued<std::uint8_t>);
+}
+
 BOOST_AUTO_TEST_CASE(guest_memfd_descriptor_is_close_on_exec) {
   // KVM_CREATE_GUEST_MEMFD returns an fd without O_CLOEXEC: kept as it is, the guest's memory would be inherited by
   // every program the VMM executes.
