@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "byte_printing.hpp"
+#include "huge_pages.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -143,13 +144,6 @@ auto abort_message_of(const std::function<void()>& body) -> std::string {
     printed.append(reinterpret_cast<const char*>(buffer.data()), *got);  // NOLINT(*-reinterpret-cast)
   }
   return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT ? printed : std::string{};
-}
-
-auto huge_pages_free() -> std::uint64_t {
-  std::ifstream in{"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"};
-  std::uint64_t free = 0;
-  in >> free;
-  return free;
 }
 
 }  // namespace
@@ -610,11 +604,12 @@ BOOST_AUTO_TEST_CASE(guarded_region_whose_guards_do_not_fit_in_the_address_space
 // --- errc::no_huge_pages, errc::invalid_huge_page_size ---
 
 BOOST_AUTO_TEST_CASE(hugetlb_region_needing_more_huge_pages_than_are_free_returns_no_huge_pages) {
-  if (!std::filesystem::is_directory("/sys/kernel/mm/hugepages/hugepages-2048kB")) {
+  if (!std::filesystem::is_directory(vmm::memory_test::two_mib_pool)) {
     BOOST_TEST_MESSAGE("skipped: this host has no 2 MiB huge pages");
     return;
   }
-  const std::uint64_t too_many = (huge_pages_free() + 1) * two_mib;
+  const vmm::memory_test::huge_page_pool_lock pool;  // no other case grows the pool meanwhile
+  const std::uint64_t too_many = (vmm::memory_test::pool_counter("free_hugepages") + 1) * two_mib;
   BOOST_TEST(error_of(guest_region::hugetlb(guest_address{0}, too_many, two_mib)) == error(mem::errc::no_huge_pages));
   BOOST_TEST(error_of(guest_region::hugetlb(guest_address{0}, too_many, two_mib, {.guard_pages = true})) ==
              error(mem::errc::no_huge_pages));

@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "byte_printing.hpp"
+#include "huge_pages.hpp"
 
 #include <csignal>
 #include <fcntl.h>
@@ -21,6 +22,9 @@ using mem::guest_address;
 using mem::guest_region;
 using mem::region_address;
 using mem::region_kind;
+using vmm::memory_test::huge_page_pool_guard;
+using vmm::memory_test::pool_counter;
+using vmm::memory_test::two_mib_pool;
 using vmm::testing::error_of;
 using vmm::testing::wait_status_of_child;
 
@@ -31,8 +35,6 @@ const std::uint64_t page = sys::page_size();
 const std::uint64_t region_size = 16 * page;
 // The huge page size every x86-64 host offers.
 constexpr std::uint64_t two_mib = std::uint64_t{2} << 20U;
-// Where the 2 MiB pool is sized (the per-size twin of /proc/sys/vm/nr_hugepages).
-const std::filesystem::path two_mib_pool{"/sys/kernel/mm/hugepages/hugepages-2048kB"};
 
 auto anonymous(std::uint64_t start, std::uint64_t size, const mem::region_options& options = {})
     -> std::shared_ptr<guest_region> {
@@ -141,43 +143,6 @@ auto smaps_flags(const std::string& entry) -> std::string {
   const auto end = entry.find('\n', at + 1);
   return entry.substr(at + 9, end - (at + 9)) + " ";
 }
-
-auto read_number(const std::filesystem::path& path) -> std::uint64_t {
-  std::ifstream in{path};
-  std::uint64_t value = 0;
-  in >> value;
-  return value;
-}
-
-// Grows the 2 MiB huge page pool by `extra` pages for the test's lifetime and restores the old size afterwards,
-// whatever the test does. usable() is false when the pool cannot be written (no root, read-only sysfs) or the kernel
-// could not find the memory.
-class huge_page_pool_guard {
- public:
-  explicit huge_page_pool_guard(std::uint64_t extra)
-      : old_{read_number(two_mib_pool / "nr_hugepages")},
-        wanted_free_{read_number(two_mib_pool / "free_hugepages") + extra} {
-    std::ofstream out{two_mib_pool / "nr_hugepages"};
-    out << old_ + extra << std::flush;
-    written_ = static_cast<bool>(out);
-  }
-  huge_page_pool_guard(const huge_page_pool_guard&) = delete;
-  auto operator=(const huge_page_pool_guard&) -> huge_page_pool_guard& = delete;
-  ~huge_page_pool_guard() {
-    if (written_) {
-      std::ofstream out{two_mib_pool / "nr_hugepages"};
-      out << old_ << std::flush;
-    }
-  }
-  [[nodiscard]] auto usable() const -> bool {
-    return written_ && read_number(two_mib_pool / "free_hugepages") >= wanted_free_;
-  }
-
- private:
-  std::uint64_t old_;
-  std::uint64_t wanted_free_;
-  bool written_ = false;
-};
 
 // A new KVM VM, or why there is none (no /dev/kvm, no permission, KVM_CREATE_VM refused).
 auto create_vm() -> vmm::result<sys::unique_fd> {
@@ -497,10 +462,10 @@ BOOST_AUTO_TEST_CASE(hugetlb_region_reserves_its_pages_when_it_is_made) {
                                                                                   << ")");
     return;
   }
-  const auto reserved_before = read_number(two_mib_pool / "resv_hugepages");
+  const auto reserved_before = pool_counter("resv_hugepages");
   auto region = guest_region::hugetlb(guest_address{0}, two_mib, two_mib);
   BOOST_TEST_REQUIRE(region.has_value(), vmm::testing::describe(region));
-  BOOST_TEST(read_number(two_mib_pool / "resv_hugepages") == reserved_before + 1);
+  BOOST_TEST(pool_counter("resv_hugepages") == reserved_before + 1);
 }
 
 BOOST_AUTO_TEST_CASE(hugetlb_region_with_guard_pages_is_guarded_and_huge_page_aligned) {
