@@ -261,12 +261,13 @@ BOOST_AUTO_TEST_CASE(read_only_region_is_mapped_without_write_permission) {
 }
 
 BOOST_AUTO_TEST_CASE(populate_faults_every_page_in_up_front) {
-  const auto region = anonymous(0, region_size, {.populate = true});
+  // Guard pages keep the kernel from merging the region's mapping with a neighbour whose pages would count too.
+  const auto region = anonymous(0, region_size, {.guard_pages = true, .populate = true});
   BOOST_TEST(smaps_kb(smaps_entry(region->host_address()), "Rss") * 1024 == region_size);
 }
 
 BOOST_AUTO_TEST_CASE(without_populate_untouched_pages_are_not_resident) {
-  const auto region = anonymous(0, region_size);
+  const auto region = anonymous(0, region_size, {.guard_pages = true});  // an unmerged mapping, as above
   BOOST_TEST(smaps_kb(smaps_entry(region->host_address()), "Rss") == 0U);
 }
 
