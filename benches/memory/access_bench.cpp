@@ -21,13 +21,17 @@
 //   BM_memory_read_exact_from/<place>   read_exact_from /dev/zero into 0x200 bytes of guest memory (one readv, plus
 //                                       building the scatter-gather list).
 //   BM_memory_write_all_to/<place>      write_all_to /dev/null of 0x200 bytes (one writev, plus the list).
-// One-object accesses inside region 0, each against its raw floor (read them as ratios: vmm-bench ratios):
-//   BM_memory_read_obj_u64              read_obj<std::uint64_t> at an aligned address: lookup, bounds check and one
-//                                       8-byte load. The target is 2 ns or less.
-//   BM_memory_baseline_read_obj_u64     the raw floor: one 8-byte load from the region's host pointer.
-//   BM_memory_load_u16_acquire          load<std::uint16_t> with memory_order_acquire (a virtio ring index).
-//   BM_memory_baseline_load_u16_acquire the raw floor: std::atomic_ref<std::uint16_t>::load(acquire) on the host
-//                                       pointer.
+// One-object accesses at a fixed aligned address in the first region, each against its raw floor (read them as
+// ratios: vmm-bench ratios), in two guests, the /regions:<n> suffix: regions:1 is a guest of one 2 GiB region (the
+// common case: the lookup is one compare), regions:8 the 16 GiB layout above (a three-step binary search):
+//   BM_memory_read_obj_u64/regions:<n>              read_obj<std::uint64_t>: lookup, bounds check and one 8-byte
+//                                                   load. The target is 2 ns or less.
+//   BM_memory_baseline_read_obj_u64/regions:<n>     the raw floor: one 8-byte load from the host pointer (the same
+//                                                   for both n; measured twice so that each case has its partner).
+//   BM_memory_load_u16_acquire/regions:<n>          load<std::uint16_t> with memory_order_acquire (a virtio ring
+//                                                   index).
+//   BM_memory_baseline_load_u16_acquire/regions:<n> the raw floor: std::atomic_ref<std::uint16_t>::load(acquire)
+//                                                   on the host pointer.
 // The result of every call is passed to benchmark::DoNotOptimize (whose "memory" clobber also makes each iteration
 // reload what it needs), and every buffer a call filled is passed to it too, so no copy can be dropped as dead.
 #include <benchmark/benchmark.h>
@@ -307,13 +311,41 @@ void bm_write_all_to(benchmark::State& state, place where) {
   return true;
 }();
 
-void BM_memory_read_obj_u64(benchmark::State& state) {
+/// A guest of one 2 GiB region at 0, the pages of the one-object cases faulted in.
+auto make_one_region() -> std::unique_ptr<mem::guest_memory> {
+  const std::array ranges{mem::guest_range{.start = mem::guest_address{0}, .size = region_size}};
+  auto memory = mem::guest_memory::anonymous(ranges);
+  const std::array<std::byte, 0x2000> zeros{};
+  if (!memory || !memory->write_all(mem::guest_address{0}, zeros)) {
+    return nullptr;
+  }
+  return std::make_unique<mem::guest_memory>(std::move(*memory));
+}
+
+/// The guest of the one-object cases: one region or the 16 GiB layout, as state.range(0) says.
+auto object_guest(benchmark::State& state) -> const mem::guest_memory* {
+  if (state.range(0) == 1) {
+    static const std::unique_ptr<mem::guest_memory> one = make_one_region();
+    if (one == nullptr) {
+      state.SkipWithError("cannot map the one-region guest");
+    }
+    return one.get();
+  }
   const auto* l = get_layout(state);
-  if (l == nullptr) {
+  return l != nullptr ? &l->memory : nullptr;
+}
+
+void object_guests(benchmark::internal::Benchmark* b) {
+  b->ArgName("regions")->Arg(1)->Arg(region_count);
+}
+
+void BM_memory_read_obj_u64(benchmark::State& state) {
+  const auto* memory = object_guest(state);
+  if (memory == nullptr) {
     return;
   }
   for (auto _ : state) {
-    auto v = l->memory.read_obj<std::uint64_t>(u64_address);
+    auto v = memory->read_obj<std::uint64_t>(u64_address);
     if (!v) [[unlikely]] {
       state.SkipWithError("read_obj failed");
       break;
@@ -321,35 +353,35 @@ void BM_memory_read_obj_u64(benchmark::State& state) {
     benchmark::DoNotOptimize(*v);
   }
 }
-BENCHMARK(BM_memory_read_obj_u64);
+BENCHMARK(BM_memory_read_obj_u64)->Apply(object_guests);
 
-/// The host address of guest address `at` in the layout (the raw cases' pointer).
-auto host_of(const layout& l, mem::guest_address at) -> std::byte* {
-  const auto* region = l.memory.find_region(at);
+/// The host address of guest address `at` in `memory` (the raw cases' pointer).
+auto host_of(const mem::guest_memory& memory, mem::guest_address at) -> std::byte* {
+  const auto* region = memory.find_region(at);
   return region->host_address() + (at.raw() - region->start().raw());
 }
 
 void BM_memory_baseline_read_obj_u64(benchmark::State& state) {
-  const auto* l = get_layout(state);
-  if (l == nullptr) {
+  const auto* memory = object_guest(state);
+  if (memory == nullptr) {
     return;
   }
-  const std::byte* host = host_of(*l, u64_address);
+  const std::byte* host = host_of(*memory, u64_address);
   for (auto _ : state) {
     std::uint64_t v = 0;
     std::memcpy(&v, host, sizeof v);  // one 8-byte load
     benchmark::DoNotOptimize(v);
   }
 }
-BENCHMARK(BM_memory_baseline_read_obj_u64);
+BENCHMARK(BM_memory_baseline_read_obj_u64)->Apply(object_guests);
 
 void BM_memory_load_u16_acquire(benchmark::State& state) {
-  const auto* l = get_layout(state);
-  if (l == nullptr) {
+  const auto* memory = object_guest(state);
+  if (memory == nullptr) {
     return;
   }
   for (auto _ : state) {
-    auto v = l->memory.load<std::uint16_t>(u16_address, std::memory_order_acquire);
+    auto v = memory->load<std::uint16_t>(u16_address, std::memory_order_acquire);
     if (!v) [[unlikely]] {
       state.SkipWithError("load failed");
       break;
@@ -357,20 +389,20 @@ void BM_memory_load_u16_acquire(benchmark::State& state) {
     benchmark::DoNotOptimize(*v);
   }
 }
-BENCHMARK(BM_memory_load_u16_acquire);
+BENCHMARK(BM_memory_load_u16_acquire)->Apply(object_guests);
 
 void BM_memory_baseline_load_u16_acquire(benchmark::State& state) {
-  const auto* l = get_layout(state);
-  if (l == nullptr) {
+  const auto* memory = object_guest(state);
+  if (memory == nullptr) {
     return;
   }
-  // SAFETY: the address is 2-byte aligned inside a live, writable mapping of the layout.
-  auto* host = reinterpret_cast<std::uint16_t*>(host_of(*l, u16_address));  // NOLINT(*-reinterpret-cast)
+  // SAFETY: the address is 2-byte aligned inside a live, writable mapping of the guest.
+  auto* host = reinterpret_cast<std::uint16_t*>(host_of(*memory, u16_address));  // NOLINT(*-reinterpret-cast)
   for (auto _ : state) {
     const std::uint16_t v = std::atomic_ref<std::uint16_t>{*host}.load(std::memory_order_acquire);
     benchmark::DoNotOptimize(v);
   }
 }
-BENCHMARK(BM_memory_baseline_load_u16_acquire);
+BENCHMARK(BM_memory_baseline_load_u16_acquire)->Apply(object_guests);
 
 }  // namespace
