@@ -9,6 +9,7 @@
 //   concurrent guest writes may be seen partially. This is the contract of every VMM's guest memory.
 export module vmm.memory:copy;
 import std;
+import :endian;
 
 export namespace vmm::memory {
 
@@ -22,8 +23,9 @@ concept byte_valued = std::is_trivially_copyable_v<T> && !std::is_pointer_v<T> &
 /// Types with single-access atomic loads and stores in guest memory: integers (and endian_value types) of 1, 2, 4 or
 /// 8 bytes (not bool, as for byte_valued).
 template <class T>
-concept atomic_value = byte_valued<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) &&
-                       (std::is_integral_v<T> || requires { typename T::value_type; });
+concept atomic_value =
+    byte_valued<T> && (sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8) &&
+    ((std::is_integral_v<T> && !std::is_same_v<std::remove_cv_t<T>, bool>) || is_endian_value_v<std::remove_cv_t<T>>);
 
 /// How a range of guest memory will be used: asking for write access to a read-only region fails up front.
 enum class access : std::uint8_t {

@@ -46,6 +46,12 @@ class endian_value {
   T stored_ = 0;
 };
 
+/// Whether `T` is an endian_value (every bit pattern of one is a valid value, unlike a bool or an optional).
+template <class T>
+inline constexpr bool is_endian_value_v = false;
+template <class T, std::endian Order>
+inline constexpr bool is_endian_value_v<endian_value<T, Order>> = true;
+
 using le16 = endian_value<std::uint16_t, std::endian::little>;  ///< little-endian 16-bit
 using le32 = endian_value<std::uint32_t, std::endian::little>;  ///< little-endian 32-bit
 using le64 = endian_value<std::uint64_t, std::endian::little>;  ///< little-endian 64-bit

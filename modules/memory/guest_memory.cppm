@@ -164,11 +164,15 @@ class guest_memory {
     vmm::contract_check(order != std::memory_order_release && order != std::memory_order_acq_rel,
                         "a load cannot have release semantics");
     const auto* s = find_slot(address.raw());
-    if (s == nullptr || sizeof(T) - 1 > s->last - address.raw()) [[unlikely]] {
+    if (s == nullptr) [[unlikely]] {
       return failure(errc::out_of_range);
     }
+    // Alignment first: an aligned access of at most 8 bytes never crosses a page, so a region boundary either.
     if (address.raw() % sizeof(T) != 0) [[unlikely]] {
       return failure(errc::misaligned_access);
+    }
+    if (sizeof(T) - 1 > s->last - address.raw()) [[unlikely]] {
+      return failure(errc::out_of_range);
     }
     return detail::atomic_load<T>(s->host + (address.raw() - s->start), order);
   }
@@ -181,11 +185,15 @@ class guest_memory {
         order == std::memory_order_relaxed || order == std::memory_order_release || order == std::memory_order_seq_cst,
         "a store can only be relaxed, release or seq_cst");
     const auto* s = find_slot(address.raw());
-    if (s == nullptr || sizeof(T) - 1 > s->last - address.raw()) [[unlikely]] {
+    if (s == nullptr) [[unlikely]] {
       return failure(errc::out_of_range);
     }
+    // Alignment first: an aligned access of at most 8 bytes never crosses a page, so a region boundary either.
     if (address.raw() % sizeof(T) != 0) [[unlikely]] {
       return failure(errc::misaligned_access);
+    }
+    if (sizeof(T) - 1 > s->last - address.raw()) [[unlikely]] {
+      return failure(errc::out_of_range);
     }
     if (!s->writable) [[unlikely]] {
       return failure(errc::read_only_region);

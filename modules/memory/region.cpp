@@ -211,12 +211,15 @@ auto guest_region::hugetlb(guest_address start, std::uint64_t size, std::uint64_
     return failure(errc::invalid_huge_page_size);
   }
   auto fd = sys::create_memfd("vmm-guest-hugetlb",
-                              {.allow_sealing = false, .huge_page_size = static_cast<std::size_t>(huge_page_size)});
+                              {.allow_sealing = true, .huge_page_size = static_cast<std::size_t>(huge_page_size)});
   if (!fd) {
     return fd.error() == std::errc::invalid_argument ? failure(errc::invalid_huge_page_size)
                                                      : std::unexpected(fd.error());
   }
   if (auto r = sys::truncate(*fd, size); !r) {
+    return std::unexpected(r.error());
+  }
+  if (auto r = sys::seal_size(*fd); !r) {
     return std::unexpected(r.error());
   }
   // The mapping (shared, without MAP_NORESERVE) is what reserves the huge pages: it fails with ENOMEM when too few
@@ -254,10 +257,9 @@ auto guest_region::guest_memfd(guest_address start, std::uint64_t size, sys::bor
   kvm_create_guest_memfd request{.size = size, .flags = wanted, .reserved = {}};
   const auto created = sys::ioctl_with_mut_ref(vm, kvm_create_guest_memfd_request, request);
   if (!created) {
-    return created.error() == std::errc::invalid_argument ||
-                   created.error() == std::errc::inappropriate_io_control_operation
-               ? failure(errc::guest_memfd_unsupported)
-               : std::unexpected(created.error());
+    // The VM said it supports these flags, so an error now is about this request (EINVAL: a size KVM refuses,
+    // ENOMEM), not a missing feature: report it as it is, so no caller mistakes it for "fall back to other memory".
+    return std::unexpected(created.error());
   }
   // KVM creates the guest_memfd without O_CLOEXEC (get_unused_fd_flags(0)); a close-on-exec duplicate replaces it,
   // so the guest's memory never leaks into a program the VMM executes.

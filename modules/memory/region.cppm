@@ -75,10 +75,10 @@ class guest_region {
   [[nodiscard]] static auto memfd(guest_address start, std::uint64_t size, const region_options& options = {})
       -> result<std::shared_ptr<guest_region>>;
 
-  /// Memory backed by huge pages of `huge_page_size` bytes (2 MiB or 1 GiB on x86-64), from a hugetlb memfd. The
-  /// huge pages are reserved now, so a region that exists never faults for lack of them. Errors: as anonymous;
-  /// errc::invalid_huge_page_size when the host offers no such page size or `size` (or `start`) is not a multiple of
-  /// it; errc::no_huge_pages when too few free huge pages are configured (/proc/sys/vm/nr_hugepages).
+  /// Memory backed by huge pages of `huge_page_size` bytes (2 MiB or 1 GiB on x86-64), from a hugetlb memfd whose
+  /// size is sealed. The huge pages are reserved now, so a region that exists never faults for lack of them. Errors: as
+  /// anonymous; errc::invalid_huge_page_size when the host offers no such page size or `size` (or `start`) is not a
+  /// multiple of it; errc::no_huge_pages when too few free huge pages are configured (/proc/sys/vm/nr_hugepages).
   [[nodiscard]] static auto hugetlb(guest_address start, std::uint64_t size, std::uint64_t huge_page_size,
                                     const region_options& options = {}) -> result<std::shared_ptr<guest_region>>;
 
@@ -86,7 +86,8 @@ class guest_region {
   /// GUEST_MEMFD_FLAG_INIT_SHARED), mapped shared: the VMM reaches it like any region, and guest_memfd() gives the
   /// fd and offset for KVM_SET_USER_MEMORY_REGION2. Errors: as anonymous; errc::guest_memfd_unsupported when the
   /// kernel or this VM type cannot create host-mappable shared guest_memfd memory (Linux 6.18 or later needed);
-  /// EBADF/ENOTTY for an fd that is not a VM.
+  /// EBADF/ENOTTY for an fd that is not KVM's; the kernel's error (EINVAL for a size it refuses or for the /dev/kvm
+  /// fd passed instead of a VM's, ENOMEM) when the capability is there but this guest_memfd cannot be made.
   [[nodiscard]] static auto guest_memfd(guest_address start, std::uint64_t size, sys::borrowed_fd vm,
                                         const region_options& options = {}) -> result<std::shared_ptr<guest_region>>;
 

@@ -58,9 +58,10 @@ auto set_contract_violation_handler(contract_violation_handler handler) noexcept
 [[noreturn]] void report_contract_violation(std::string_view message, std::source_location where);
 
 /// The project's one assertion: checks a precondition (a programmer error, not bad input) and reports a violation
-/// when it does not hold. Always on, also in release builds: the checks guard memory safety.
-inline void contract_check(bool condition, std::string_view message,
-                           std::source_location where = std::source_location::current()) {
+/// when it does not hold. Always on, also in release builds: the checks guard memory safety. constexpr, so checked
+/// functions stay usable in constant expressions (where a failing check is a compile error).
+constexpr void contract_check(bool condition, std::string_view message,
+                              std::source_location where = std::source_location::current()) {
   if (!condition) [[unlikely]] {
     report_contract_violation(message, where);
   }

@@ -11,7 +11,8 @@ function(step name)
 endfunction()
 
 step(install "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
-foreach(expected lib/cmake/vmm/vmm-config.cmake lib/cmake/vmm/vmm-import-std.cmake include/vmm/sys/sys.cppm)
+foreach(expected lib/cmake/vmm/vmm-config.cmake lib/cmake/vmm/vmm-import-std.cmake include/vmm/sys/sys.cppm
+    include/vmm/memory/memory.cppm)
   if(NOT EXISTS "${prefix}/${expected}")
     message(FATAL_ERROR "install.consumer: the install has no ${expected}")
   endif()
@@ -27,6 +28,6 @@ step(configure "${CMAKE_COMMAND}" -S "${CONSUMER_SOURCE}" -B "${WORK_DIR}/build"
 step(build "${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
 step(run "${WORK_DIR}/build/consumer")
 message(STATUS "${last_output}")
-if(NOT last_output MATCHES "vmm.sys consumer: eventfd counter 42")
+if(NOT last_output MATCHES "vmm.sys consumer: eventfd counter 42\nvmm.memory consumer: read back 42")
   message(FATAL_ERROR "install.consumer: unexpected output from the consumer: ${last_output}")
 endif()

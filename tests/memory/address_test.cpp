@@ -203,3 +203,10 @@ BOOST_AUTO_TEST_CASE(ranges_compare_by_start_and_size) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The checked address operations are usable in constant expressions (contract_check is constexpr); their error
+// paths are not (std::error_code is not a literal type).
+static_assert(vmm::memory::guest_address{0x1000}.is_aligned(0x1000));
+static_assert(vmm::memory::guest_address{0x1001}.align_up(0x1000)->raw() == 0x2000);
+static_assert(vmm::memory::guest_address{0x1fff}.align_down(0x1000).raw() == 0x1000);
+static_assert(vmm::memory::guest_address{1}.unchecked_add(2).raw() == 3);
