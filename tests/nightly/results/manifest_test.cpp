@@ -50,38 +50,46 @@ BOOST_AUTO_TEST_SUITE(manifest)
 BOOST_AUTO_TEST_CASE(the_real_manifest_parses_with_its_benches_in_order) {
   const auto m = real_manifest();
 
-  BOOST_TEST_REQUIRE(m.benches.size() == 3U);
+  BOOST_TEST_REQUIRE(m.benches.size() == 4U);
   BOOST_TEST(m.benches[0].executable == "benches/sys/bench_sys");
   BOOST_TEST(m.benches[1].executable == "benches/event_manager/bench_event_manager");
-  BOOST_TEST(m.benches[2].executable == "benches/gate/bench_gate");
+  BOOST_TEST(m.benches[2].executable == "benches/memory/bench_memory");
+  BOOST_TEST(m.benches[3].executable == "benches/gate/bench_gate");
   BOOST_TEST(m.default_threshold == 0.05);
 }
 
 BOOST_AUTO_TEST_CASE(the_real_manifest_keeps_profiles_and_thresholds) {
   const auto m = real_manifest();
 
-  BOOST_TEST_REQUIRE(m.benches.size() == 3U);
+  BOOST_TEST_REQUIRE(m.benches.size() == 4U);
   BOOST_TEST(m.benches[0].profiles.size() == 2U);
   BOOST_TEST(m.benches[0].thresholds.size() == 2U);
   BOOST_TEST(m.benches[1].thresholds.empty());
-  BOOST_TEST_REQUIRE(m.benches[2].profiles.size() == 1U);
-  BOOST_TEST(m.benches[2].profiles[0].first == "gate");
-  BOOST_TEST(m.benches[2].profiles[0].second == (std::vector<std::string>{"BM_gate_.*"}),
+  BOOST_TEST(m.settings("benches/memory/bench_memory", "nightly").min_time.has_value());
+  BOOST_TEST(!m.settings("benches/memory/bench_memory", "pr").min_time.has_value());
+  BOOST_TEST_REQUIRE(m.benches[3].profiles.size() == 1U);
+  BOOST_TEST(m.benches[3].profiles[0].first == "gate");
+  BOOST_TEST(m.benches[3].profiles[0].second == (std::vector<std::string>{"BM_gate_.*"}),
              boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(plan_of_pr_runs_sys_and_event_manager_with_their_filters) {
+BOOST_AUTO_TEST_CASE(plan_of_pr_runs_sys_event_manager_and_memory_with_their_filters) {
   const auto plan = real_manifest().plan("pr");
 
-  BOOST_TEST((plan == plan_t{{"benches/sys/bench_sys", "^(BM_sys_.*)$"},
-                             {"benches/event_manager/bench_event_manager", "^(BM_event_manager_.*)$"}}));
+  BOOST_TEST_REQUIRE(plan.size() == 3U);
+  BOOST_TEST((plan[0] == std::pair<std::string, std::string>{"benches/sys/bench_sys", "^(BM_sys_.*)$"}));
+  BOOST_TEST((plan[1] == std::pair<std::string, std::string>{"benches/event_manager/bench_event_manager",
+                                                             "^(BM_event_manager_.*)$"}));
+  BOOST_TEST(plan[2].first == "benches/memory/bench_memory");
+  BOOST_TEST(plan[2].second.starts_with("^(BM_memory_"));
 }
 
-BOOST_AUTO_TEST_CASE(plan_of_nightly_runs_everything_of_sys_and_event_manager) {
+BOOST_AUTO_TEST_CASE(plan_of_nightly_runs_everything_of_sys_event_manager_and_memory) {
   const auto plan = real_manifest().plan("nightly");
 
-  BOOST_TEST(
-      (plan == plan_t{{"benches/sys/bench_sys", "^(.*)$"}, {"benches/event_manager/bench_event_manager", "^(.*)$"}}));
+  BOOST_TEST((plan == plan_t{{"benches/sys/bench_sys", "^(.*)$"},
+                             {"benches/event_manager/bench_event_manager", "^(.*)$"},
+                             {"benches/memory/bench_memory", "^(.*)$"}}));
 }
 
 BOOST_AUTO_TEST_CASE(plan_of_gate_runs_only_the_gate_bench) {
