@@ -46,7 +46,7 @@ class atomic_guest_memory {
   }
 
   /// How many snapshots have been published after the first.
-  [[nodiscard]] auto generation() const noexcept -> std::uint64_t {
+  [[nodiscard]] inline auto generation() const noexcept -> std::uint64_t {
     return generation_.load(std::memory_order_acquire);
   }
 

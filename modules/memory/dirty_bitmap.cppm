@@ -18,13 +18,13 @@ class dirty_bitmap {
   static constexpr std::uint64_t page_size = 4096;
 
   /// A clear bitmap covering `size_bytes` (rounded up to whole pages).
-  explicit dirty_bitmap(std::uint64_t size_bytes)
+  inline explicit dirty_bitmap(std::uint64_t size_bytes)
       : pages_{(size_bytes + page_size - 1) / page_size},
         words_{std::make_unique<std::atomic<std::uint64_t>[]>(static_cast<std::size_t>((pages_ + 63) / 64))} {}
 
   /// Marks every page that [offset, offset + length) touches. Parts beyond the bitmap are ignored (the accessors
   /// only mark ranges they have already bounds-checked). Lock-free; safe from any thread.
-  void mark(std::uint64_t offset, std::uint64_t length) noexcept {
+  inline void mark(std::uint64_t offset, std::uint64_t length) noexcept {
     if (length == 0 || offset >= pages_ * page_size) {
       return;
     }
@@ -38,7 +38,7 @@ class dirty_bitmap {
   }
 
   /// Whether page `page` is marked (false beyond the bitmap).
-  [[nodiscard]] auto is_dirty(std::uint64_t page) const noexcept -> bool {
+  [[nodiscard]] inline auto is_dirty(std::uint64_t page) const noexcept -> bool {
     if (page >= pages_) {
       return false;
     }
@@ -70,7 +70,7 @@ class dirty_bitmap {
   [[nodiscard]] auto dirty_count() const noexcept -> std::uint64_t;
 
   /// The number of pages tracked.
-  [[nodiscard]] auto page_count() const noexcept -> std::uint64_t { return pages_; }
+  [[nodiscard]] inline auto page_count() const noexcept -> std::uint64_t { return pages_; }
   /// The number of 64-bit words of the KVM layout.
   [[nodiscard]] auto word_count() const noexcept -> std::size_t { return static_cast<std::size_t>((pages_ + 63) / 64); }
 

@@ -99,27 +99,27 @@ class guest_region {
       -> result<std::shared_ptr<guest_region>>;
 
   /// The first guest address.
-  [[nodiscard]] auto start() const noexcept -> guest_address { return start_; }
+  [[nodiscard]] inline auto start() const noexcept -> guest_address { return start_; }
   /// The length in bytes.
-  [[nodiscard]] auto size() const noexcept -> std::uint64_t { return size_; }
+  [[nodiscard]] inline auto size() const noexcept -> std::uint64_t { return size_; }
   /// The last guest address inside the region.
-  [[nodiscard]] auto last() const noexcept -> guest_address { return guest_address{start_.raw() + (size_ - 1)}; }
+  [[nodiscard]] inline auto last() const noexcept -> guest_address { return guest_address{start_.raw() + (size_ - 1)}; }
   /// [start, start + size).
-  [[nodiscard]] auto range() const noexcept -> guest_range { return {.start = start_, .size = size_}; }
+  [[nodiscard]] inline auto range() const noexcept -> guest_range { return {.start = start_, .size = size_}; }
   /// What backs it.
-  [[nodiscard]] auto kind() const noexcept -> region_kind { return kind_; }
-  [[nodiscard]] auto read_only() const noexcept -> bool { return read_only_; }
-  [[nodiscard]] auto has_guard_pages() const noexcept -> bool { return guard_pages_; }
+  [[nodiscard]] inline auto kind() const noexcept -> region_kind { return kind_; }
+  [[nodiscard]] inline auto read_only() const noexcept -> bool { return read_only_; }
+  [[nodiscard]] inline auto has_guard_pages() const noexcept -> bool { return guard_pages_; }
   /// The page size of the backing memory (the base page size, or the huge page size of a hugetlb region).
-  [[nodiscard]] auto backing_page_size() const noexcept -> std::uint64_t { return backing_page_size_; }
+  [[nodiscard]] inline auto backing_page_size() const noexcept -> std::uint64_t { return backing_page_size_; }
 
   /// The host address of the first byte. Safety: valid while the region is alive; writes through it bypass dirty
   /// tracking (call mark_dirty) and must not target a read-only region.
-  [[nodiscard]] auto host_address() const noexcept -> std::byte* { return host_; }
+  [[nodiscard]] inline auto host_address() const noexcept -> std::byte* { return host_; }
 
   /// The file and offset behind the region (file, memfd, hugetlb and guest_memfd regions), to share it with a
   /// vhost-user backend or to create a KVM memory slot.
-  [[nodiscard]] auto file() const noexcept -> std::optional<file_offset> {
+  [[nodiscard]] inline auto file() const noexcept -> std::optional<file_offset> {
     if (!fd_.valid()) {
       return std::nullopt;
     }
@@ -127,7 +127,7 @@ class guest_region {
   }
 
   /// The guest_memfd and offset for KVM_SET_USER_MEMORY_REGION2 (guest_memfd regions only).
-  [[nodiscard]] auto guest_memfd() const noexcept -> std::optional<file_offset> {
+  [[nodiscard]] inline auto guest_memfd() const noexcept -> std::optional<file_offset> {
     if (kind_ != region_kind::guest_memfd) {
       return std::nullopt;
     }
@@ -135,15 +135,15 @@ class guest_region {
   }
 
   /// The dirty bitmap (nullptr unless made with track_dirty).
-  [[nodiscard]] auto bitmap() const noexcept -> dirty_bitmap* { return bitmap_.get(); }
+  [[nodiscard]] inline auto bitmap() const noexcept -> dirty_bitmap* { return bitmap_.get(); }
 
   /// Whether `address` lies inside the region.
-  [[nodiscard]] auto contains(guest_address address) const noexcept -> bool {
+  [[nodiscard]] inline auto contains(guest_address address) const noexcept -> bool {
     return address >= start_ && address.raw() - start_.raw() < size_;
   }
 
   /// The offset of `address` in the region, or nullopt when it lies outside.
-  [[nodiscard]] auto to_region_address(guest_address address) const noexcept -> std::optional<region_address> {
+  [[nodiscard]] inline auto to_region_address(guest_address address) const noexcept -> std::optional<region_address> {
     if (!contains(address)) {
       return std::nullopt;
     }
@@ -152,7 +152,7 @@ class guest_region {
 
   /// A slice of [offset, offset + length) of the region. Errors: errc::out_of_range when it does not fit,
   /// errc::read_only_region for access::write on a read-only region.
-  [[nodiscard]] auto slice(region_address offset, std::uint64_t length, access mode) const noexcept
+  [[nodiscard]] inline auto slice(region_address offset, std::uint64_t length, access mode) const noexcept
       -> result<volatile_slice> {
     if (offset.raw() > size_ || length > size_ - offset.raw()) {
       return failure(errc::out_of_range);
@@ -164,7 +164,7 @@ class guest_region {
   }
 
   /// The whole region as one slice.
-  [[nodiscard]] auto as_slice(access mode) const noexcept -> result<volatile_slice> {
+  [[nodiscard]] inline auto as_slice(access mode) const noexcept -> result<volatile_slice> {
     return slice(region_address{0}, size_, mode);
   }
 

@@ -36,7 +36,7 @@ class volatile_slice {
 
   /// The slice [offset, offset + length) of this one. Errors: errc::out_of_range when it does not fit,
   /// errc::address_overflow when offset + length overflows.
-  [[nodiscard]] auto subslice(std::size_t offset, std::size_t length) const noexcept -> result<volatile_slice> {
+  [[nodiscard]] inline auto subslice(std::size_t offset, std::size_t length) const noexcept -> result<volatile_slice> {
     if (offset > size_) {
       return failure(errc::out_of_range);
     }
@@ -47,12 +47,12 @@ class volatile_slice {
   }
 
   /// The slice from `offset` to the end. Errors: errc::out_of_range when offset > size().
-  [[nodiscard]] auto tail(std::size_t offset) const noexcept -> result<volatile_slice> {
+  [[nodiscard]] inline auto tail(std::size_t offset) const noexcept -> result<volatile_slice> {
     return subslice(offset, size_ - std::min(offset, size_));
   }
 
   /// Copies min(size(), out.size()) bytes from the slice's start into `out`; returns the count.
-  auto copy_to(std::span<std::byte> out) const noexcept -> std::size_t {
+  inline auto copy_to(std::span<std::byte> out) const noexcept -> std::size_t {
     const std::size_t n = std::min(size_, out.size());
     detail::copy_from_guest(out.data(), data_, n);
     return n;
@@ -60,7 +60,7 @@ class volatile_slice {
 
   /// Copies min(size(), in.size()) bytes from `in` to the slice's start and marks them dirty; returns the count.
   /// The slice must be writable() (contract-checked: ask for access::write when the slice is made).
-  auto copy_from(std::span<const std::byte> in) const noexcept -> std::size_t {
+  inline auto copy_from(std::span<const std::byte> in) const noexcept -> std::size_t {
     check_writable();
     const std::size_t n = std::min(size_, in.size());
     detail::copy_to_guest(data_, in.data(), n);
@@ -69,7 +69,7 @@ class volatile_slice {
   }
 
   /// Copies min(size(), to.size()) bytes from this slice into `to` (which must be writable); returns the count.
-  auto copy_to(const volatile_slice& to) const noexcept -> std::size_t {
+  inline auto copy_to(const volatile_slice& to) const noexcept -> std::size_t {
     to.check_writable();
     const std::size_t n = std::min(size_, to.size_);
     detail::copy_guest_to_guest(to.data_, data_, n);
@@ -78,7 +78,7 @@ class volatile_slice {
   }
 
   /// Sets every byte to `value` and marks the slice dirty (the slice must be writable).
-  void fill(std::byte value) const noexcept {
+  inline void fill(std::byte value) const noexcept {
     check_writable();
     std::memset(data_, std::to_integer<int>(value), size_);
     mark_dirty(0, size_);
@@ -139,20 +139,20 @@ class volatile_slice {
 
   /// Marks [offset, offset + length) of the slice dirty, for writes made through data() (DMA by a backend, a
   /// kernel that filled the buffer). Parts beyond the slice are ignored.
-  void mark_dirty(std::size_t offset, std::size_t length) const noexcept {
+  inline void mark_dirty(std::size_t offset, std::size_t length) const noexcept {
     if (bitmap_ != nullptr && offset < size_) {
       bitmap_->mark(bitmap_offset_ + offset, std::min(length, size_ - offset));
     }
   }
 
   /// The slice as one buffer for readv/writev/io_uring.
-  [[nodiscard]] auto io_buffer() const noexcept -> sys::io_buffer { return {.base = data_, .length = size_}; }
+  [[nodiscard]] inline auto io_buffer() const noexcept -> sys::io_buffer { return {.base = data_, .length = size_}; }
 
  private:
-  void check_writable() const noexcept {
+  inline void check_writable() const noexcept {
     vmm::contract_check(mode_ == access::write, "write through a volatile_slice made for access::read");
   }
-  [[nodiscard]] auto check_atomic(std::size_t offset, std::size_t width) const noexcept -> std::error_code {
+  [[nodiscard]] inline auto check_atomic(std::size_t offset, std::size_t width) const noexcept -> std::error_code {
     if (offset > size_ || width > size_ - offset) {
       return make_error_code(errc::out_of_range);
     }

@@ -58,9 +58,9 @@ class mapping {
   constexpr mapping() noexcept = default;
   mapping(const mapping&) = delete;
   auto operator=(const mapping&) -> mapping& = delete;
-  mapping(mapping&& other) noexcept
+  inline mapping(mapping&& other) noexcept
       : data_{std::exchange(other.data_, nullptr)}, size_{std::exchange(other.size_, 0)} {}
-  auto operator=(mapping&& other) noexcept -> mapping& {
+  inline auto operator=(mapping&& other) noexcept -> mapping& {
     if (this != &other) {
       reset();
       data_ = std::exchange(other.data_, nullptr);
@@ -68,7 +68,7 @@ class mapping {
     }
     return *this;
   }
-  ~mapping() { reset(); }
+  inline ~mapping() { reset(); }
 
   /// New anonymous memory of `size` bytes (rounded up to whole pages), zero-filled. Errors: EINVAL for size 0 or a
   /// huge page size that is not a power of two, ENOMEM when the kernel cannot map it (or too few huge pages are free).
@@ -102,10 +102,10 @@ class mapping {
   [[nodiscard]] auto advise(std::size_t offset, std::size_t size, advice what) -> result<void>;
 
   /// The first byte of the range (nullptr when empty).
-  [[nodiscard]] auto data() const noexcept -> std::byte* { return data_; }
+  [[nodiscard]] inline auto data() const noexcept -> std::byte* { return data_; }
   /// The length of the range in bytes (a multiple of page_size()).
-  [[nodiscard]] auto size() const noexcept -> std::size_t { return size_; }
-  [[nodiscard]] auto empty() const noexcept -> bool { return size_ == 0; }
+  [[nodiscard]] inline auto size() const noexcept -> std::size_t { return size_; }
+  [[nodiscard]] inline auto empty() const noexcept -> bool { return size_ == 0; }
 
   /// Unmaps the range now (the destructor does nothing afterwards). Preserves errno.
   void reset() noexcept;
