@@ -137,7 +137,7 @@ struct guest_range {
 /// Formats a guest address as 0x-prefixed hex ("{}" → "0x1000").
 template <>
 struct std::formatter<vmm::memory::guest_address> : std::formatter<std::uint64_t> {
-  auto format(vmm::memory::guest_address a, std::format_context& ctx) const {
+  static auto format(vmm::memory::guest_address a, std::format_context& ctx) {
     return std::format_to(ctx.out(), "{:#x}", a.raw());
   }
 };

@@ -57,16 +57,21 @@ class atomic_guest_memory {
   /// Exchanges `next` in and frees the old node once no reader can still be copying from it. Holds writer_.
   auto publish(std::shared_ptr<const guest_memory> next) -> std::shared_ptr<const guest_memory>;
 
-  std::atomic<node*> current_;
-  // Readers announce themselves in readers_[epoch_ & 1] while they copy the snapshot out of the node; each counter
+  /// The reader counter of epoch `e` (0 or 1).
+  [[nodiscard]] auto counter_of(std::uint32_t e) const noexcept -> std::atomic<std::uint64_t>& {
+    return (e & 1U) == 0 ? readers_[0].value : readers_[1].value;
+  }
+
+  std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<node*> current_;  // owned: made with make_unique and released into it, adopted again to delete
+  std::atomic<std::uint64_t> generation_{0};
+  std::mutex writer_;
+  // Readers announce themselves in counter_of(epoch_) while they copy the snapshot out of the node; each counter
   // has its own cache line.
   struct alignas(64) counter {
     std::atomic<std::uint64_t> value{0};
   };
   mutable std::array<counter, 2> readers_{};
-  alignas(64) std::atomic<std::uint32_t> epoch_{0};
-  std::atomic<std::uint64_t> generation_{0};
-  std::mutex writer_;
 };
 
 }  // namespace vmm::memory

@@ -98,23 +98,23 @@ inline void copy_to_guest(std::byte* guest, const std::byte* in, std::size_t n) 
   while (n > 0) {
     const auto a = reinterpret_cast<std::uintptr_t>(guest);  // NOLINT(*-reinterpret-cast)
     if (n >= 8 && a % 8 == 0) {
-      word_t<8> w;
+      word_t<8> w{};
       std::memcpy(&w, in, 8);
       store_word<8>(guest, w);
       return;
     }
     if (n >= 4 && a % 4 == 0) {
-      word_t<4> w;
+      word_t<4> w{};
       std::memcpy(&w, in, 4);
       store_word<4>(guest, w);
       guest += 4, in += 4, n -= 4;
     } else if (n >= 2 && a % 2 == 0) {
-      word_t<2> w;
+      word_t<2> w{};
       std::memcpy(&w, in, 2);
       store_word<2>(guest, w);
       guest += 2, in += 2, n -= 2;
     } else {
-      word_t<1> w;
+      word_t<1> w{};
       std::memcpy(&w, in, 1);
       store_word<1>(guest, w);
       guest += 1, in += 1, n -= 1;

@@ -19,8 +19,7 @@ class dirty_bitmap {
 
   /// A clear bitmap covering `size_bytes` (rounded up to whole pages).
   inline explicit dirty_bitmap(std::uint64_t size_bytes)
-      : pages_{(size_bytes + page_size - 1) / page_size},
-        words_{std::make_unique<std::atomic<std::uint64_t>[]>(static_cast<std::size_t>((pages_ + 63) / 64))} {}
+      : pages_{(size_bytes + page_size - 1) / page_size}, words_(static_cast<std::size_t>((pages_ + 63) / 64)) {}
 
   /// Marks every page that [offset, offset + length) touches. Parts beyond the bitmap are ignored (the accessors
   /// only mark ranges they have already bounds-checked). Lock-free; safe from any thread.
@@ -85,7 +84,7 @@ class dirty_bitmap {
   }
 
   std::uint64_t pages_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> words_;
+  std::vector<std::atomic<std::uint64_t>> words_;  // value-initialised: all clear
 };
 
 }  // namespace vmm::memory

@@ -101,7 +101,7 @@ auto guest_memory::prefix_length(std::uint64_t address, std::uint64_t length, ac
 }
 
 template <class Visit>
-auto guest_memory::for_each_piece(std::uint64_t address, std::uint64_t length, access mode, Visit&& visit) const
+auto guest_memory::for_each_piece(std::uint64_t address, std::uint64_t length, access mode, const Visit& visit) const
     -> result<void> {
   if (length == 0) {
     return {};

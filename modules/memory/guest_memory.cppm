@@ -268,7 +268,8 @@ class guest_memory {
       const std::size_t half = n / 2;
       // __builtin_unpredictable keeps this a cmov: without it clang 19 emits a branch here, mispredicted on about
       // half the steps of a lookup at a random address (3x slower over 256 regions, benches/memory/lookup_bench.cpp).
-      base = __builtin_unpredictable(base[half].start <= a) ? base + half : base;
+      const bool upper = base[half].start <= a;
+      base = __builtin_unpredictable(static_cast<long>(upper)) != 0 ? base + half : base;
       n -= half;
     }
     return base->start <= a && a <= base->last ? base : nullptr;
@@ -280,7 +281,7 @@ class guest_memory {
   /// Checks that [address, address + length) is mapped (and writable for access::write) and calls
   /// visit(slot, offset in region, bytes) for each piece, in order. Nothing is visited on error.
   template <class Visit>
-  [[nodiscard]] auto for_each_piece(std::uint64_t address, std::uint64_t length, access mode, Visit&& visit) const
+  [[nodiscard]] auto for_each_piece(std::uint64_t address, std::uint64_t length, access mode, const Visit& visit) const
       -> result<void>;
 
   /// The mapped (writable, for access::write) prefix of [address, address + length): the bytes it covers.

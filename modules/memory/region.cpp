@@ -67,10 +67,10 @@ auto map_backing(std::uint64_t size, sys::borrowed_fd fd, std::uint64_t offset, 
     // [guard | region | guard] inside one reservation; with a large alignment the slack before and after stays
     // PROT_NONE too, so there is always at least one guard page on each side.
     const std::size_t slack = align > page ? static_cast<std::size_t>(align) : page;
-    if (length > std::numeric_limits<std::size_t>::max() - 2 * slack) {
+    if (length > std::numeric_limits<std::size_t>::max() - (2 * slack)) {
       return failure(errc::out_of_range);
     }
-    auto reserved = sys::mapping::reserve(length + 2 * slack);
+    auto reserved = sys::mapping::reserve(length + (2 * slack));
     if (!reserved) {
       return std::unexpected(reserved.error());
     }

@@ -52,7 +52,7 @@ class volatile_slice {
   }
 
   /// Copies min(size(), out.size()) bytes from the slice's start into `out`; returns the count.
-  inline auto copy_to(std::span<std::byte> out) const noexcept -> std::size_t {
+  [[nodiscard]] inline auto copy_to(std::span<std::byte> out) const noexcept -> std::size_t {
     const std::size_t n = std::min(size_, out.size());
     detail::copy_from_guest(out.data(), data_, n);
     return n;
@@ -60,7 +60,7 @@ class volatile_slice {
 
   /// Copies min(size(), in.size()) bytes from `in` to the slice's start and marks them dirty; returns the count.
   /// The slice must be writable() (contract-checked: ask for access::write when the slice is made).
-  inline auto copy_from(std::span<const std::byte> in) const noexcept -> std::size_t {
+  [[nodiscard]] inline auto copy_from(std::span<const std::byte> in) const noexcept -> std::size_t {
     check_writable();
     const std::size_t n = std::min(size_, in.size());
     detail::copy_to_guest(data_, in.data(), n);
@@ -69,7 +69,7 @@ class volatile_slice {
   }
 
   /// Copies min(size(), to.size()) bytes from this slice into `to` (which must be writable); returns the count.
-  inline auto copy_to(const volatile_slice& to) const noexcept -> std::size_t {
+  [[nodiscard]] inline auto copy_to(const volatile_slice& to) const noexcept -> std::size_t {
     to.check_writable();
     const std::size_t n = std::min(size_, to.size_);
     detail::copy_guest_to_guest(to.data_, data_, n);

@@ -215,8 +215,8 @@ auto create_memfd(std::string_view name, const memfd_options& options) -> result
     return os_failure(EINVAL);
   }
   const std::string terminated{name};
-  const unsigned flags = MFD_CLOEXEC | (options.allow_sealing ? unsigned{MFD_ALLOW_SEALING} : 0U) |
-                         (huge != 0 ? unsigned{MFD_HUGETLB} | static_cast<unsigned>(huge) : 0U);
+  const unsigned flags = MFD_CLOEXEC | (options.allow_sealing ? MFD_ALLOW_SEALING : 0U) |
+                         (huge != 0 ? MFD_HUGETLB | static_cast<unsigned>(huge) : 0U);
   // SAFETY: memfd_create reads the NUL-terminated name and returns a new descriptor.
   const int fd = ::memfd_create(terminated.c_str(), flags);
   if (fd < 0) {
