@@ -1,3 +1,5 @@
+module;
+#include <cmath>  // ::lgamma_r: std::lgamma writes the global signgam
 module vmm.bench.stats;
 import std;
 import vmm.sys;
@@ -120,6 +122,59 @@ void resample(std::span<const double> from, std::span<double> into, std::mt19937
   for (double& slot : into) {
     slot = from[draw_index(engine, from.size())];
   }
+}
+
+// log Γ(x) without touching the global signgam, so concurrent callers do not race.
+auto log_gamma(double x) -> double {
+  int sign = 0;
+  return ::lgamma_r(x, &sign);
+}
+
+// `nonzero` (sorted by absolute value) ranked with ties given their average rank: adds the ranks of the positive
+// values to w_plus and returns the tie correction, the sum of t^3 - t over the runs of t tied values.
+auto rank_positive(std::span<const double> nonzero, double& w_plus) -> double {
+  const std::size_t count = nonzero.size();
+  double tie_term = 0.0;
+  for (std::size_t first = 0; first < count;) {
+    std::size_t last = first + 1;
+    while (last < count && std::abs(nonzero[last]) == std::abs(nonzero[first])) {
+      ++last;
+    }
+    const auto run = static_cast<double>(last - first);
+    const double average_rank = (static_cast<double>(first + 1) + static_cast<double>(last)) / 2.0;
+    for (std::size_t i = first; i < last; ++i) {
+      if (nonzero[i] > 0.0) {
+        w_plus += average_rank;
+      }
+    }
+    tie_term += run * run * run - run;
+    first = last;
+  }
+  return tie_term;
+}
+
+// The exact two-sided p-value of W+ = w_plus (an integer: no ties) over `count` nonzero differences.
+auto exact_signed_rank_p(std::size_t count, double w_plus) -> double {
+  // The null distribution of W+: every subset of the ranks 1..n is equally likely to be the positive ones.
+  const std::size_t max_sum = count * (count + 1) / 2;
+  std::vector<long double> ways(max_sum + 1, 0.0L);
+  ways[0] = 1.0L;
+  for (std::size_t rank = 1; rank <= count; ++rank) {
+    for (std::size_t sum = max_sum; sum >= rank; --sum) {
+      ways[sum] += ways[sum - rank];
+    }
+  }
+  // Without ties W+ is an integer, so the conversion is exact.
+  const auto w = static_cast<std::size_t>(w_plus);
+  long double total = 0.0L;
+  long double at_most = 0.0L;
+  long double at_least = 0.0L;
+  for (std::size_t v = 0; v <= max_sum; ++v) {
+    total += ways[v];
+    at_most += v <= w ? ways[v] : 0.0L;
+    at_least += v >= w ? ways[v] : 0.0L;
+  }
+  return std::min(1.0, static_cast<double>(2.0L * std::min(at_most, at_least) / total));
 }
 
 }  // namespace
@@ -260,49 +315,15 @@ auto wilcoxon_signed_rank(std::span<const double> differences) -> vmm::result<si
   if (count == 0) {
     return result;
   }
-  double tie_term = 0.0;
-  for (std::size_t first = 0; first < count;) {
-    std::size_t last = first + 1;
-    while (last < count && std::abs(nonzero[last]) == std::abs(nonzero[first])) {
-      ++last;
-    }
-    const auto run = static_cast<double>(last - first);
-    const double average_rank = (static_cast<double>(first + 1) + static_cast<double>(last)) / 2.0;
-    for (std::size_t i = first; i < last; ++i) {
-      if (nonzero[i] > 0.0) {
-        result.w_plus += average_rank;
-      }
-    }
-    tie_term += run * run * run - run;
-    first = last;
-  }
+  const double tie_term = rank_positive(nonzero, result.w_plus);
   const auto n = static_cast<double>(count);
   const double mean = n * (n + 1.0) / 4.0;
-  const double variance = n * (n + 1.0) * (2.0 * n + 1.0) / 24.0 - tie_term / 48.0;
+  const double variance = (n * (n + 1.0) * (2.0 * n + 1.0) / 24.0) - (tie_term / 48.0);
   const double sigma = std::sqrt(std::max(variance, 0.0));
   const double distance = std::max(std::abs(result.w_plus - mean) - 0.5, 0.0);
   result.z = sigma > 0.0 ? std::copysign(distance, result.w_plus - mean) / sigma : 0.0;
   if (tie_term == 0.0 && count <= exact_limit) {
-    // The null distribution of W+: every subset of the ranks 1..n is equally likely to be the positive ones.
-    const std::size_t max_sum = count * (count + 1) / 2;
-    std::vector<long double> ways(max_sum + 1, 0.0L);
-    ways[0] = 1.0L;
-    for (std::size_t rank = 1; rank <= count; ++rank) {
-      for (std::size_t sum = max_sum; sum >= rank; --sum) {
-        ways[sum] += ways[sum - rank];
-      }
-    }
-    // Without ties W+ is an integer, so the conversion is exact.
-    const auto w = static_cast<std::size_t>(result.w_plus);
-    long double total = 0.0L;
-    long double at_most = 0.0L;
-    long double at_least = 0.0L;
-    for (std::size_t v = 0; v <= max_sum; ++v) {
-      total += ways[v];
-      at_most += v <= w ? ways[v] : 0.0L;
-      at_least += v >= w ? ways[v] : 0.0L;
-    }
-    result.p_value = std::min(1.0, static_cast<double>(2.0L * std::min(at_most, at_least) / total));
+    result.p_value = exact_signed_rank_p(count, result.w_plus);
     result.exact = true;
   } else if (sigma > 0.0) {
     result.p_value = std::min(1.0, std::erfc(std::abs(result.z) / std::numbers::sqrt2));
@@ -328,8 +349,7 @@ auto sign_test(std::span<const double> differences) -> vmm::result<sign_test_res
   long double tail = 0.0L;
   for (std::size_t i = 0; i <= k; ++i) {
     const auto x = static_cast<double>(i);
-    const double log_term =
-        std::lgamma(n + 1.0) - std::lgamma(x + 1.0) - std::lgamma(n - x + 1.0) - n * std::numbers::ln2;
+    const double log_term = log_gamma(n + 1.0) - log_gamma(x + 1.0) - log_gamma(n - x + 1.0) - (n * std::numbers::ln2);
     tail += std::exp(static_cast<long double>(log_term));
   }
   result.p_value = std::min(1.0, static_cast<double>(2.0L * tail));
