@@ -254,6 +254,42 @@ auto context_from_json(const json& j) -> outcome<context> {
   return c;
 }
 
+auto repetition_from_json(const json& rj, std::string_view rwhere) -> outcome<repetition> {
+  if (!rj.is_object()) {
+    return std::unexpected(std::format("{} is not an object", rwhere));
+  }
+  repetition rep;
+  auto real = get_number(rj, "real_time", rwhere);
+  auto cpu = get_number(rj, "cpu_time", rwhere);
+  auto iterations = get_int(rj, "iterations", rwhere);
+  if (!real) {
+    return std::unexpected(real.error());
+  }
+  if (!cpu) {
+    return std::unexpected(cpu.error());
+  }
+  if (!iterations) {
+    return std::unexpected(iterations.error());
+  }
+  if (*real < 0 || *cpu < 0 || *iterations < 0) {
+    return std::unexpected(std::format("{} has a negative time or iteration count", rwhere));
+  }
+  rep.real_time = *real;
+  rep.cpu_time = *cpu;
+  rep.iterations = *iterations;
+  const auto counters = rj.find("counters");
+  if (counters == rj.end() || !counters->is_object()) {
+    return std::unexpected(std::format("{}.counters is missing or not an object", rwhere));
+  }
+  for (const auto& [key, value] : counters->items()) {
+    if (!value.is_number() || !std::isfinite(value.get<double>())) {
+      return std::unexpected(std::format("{}.counters.{} is not a finite number", rwhere, key));
+    }
+    rep.counters.emplace_back(key, value.get<double>());
+  }
+  return rep;
+}
+
 auto benchmark_from_json(const json& j, std::size_t index) -> outcome<benchmark> {
   const auto where = std::format("benchmarks[{}]", index);
   if (!j.is_object()) {
@@ -262,8 +298,11 @@ auto benchmark_from_json(const json& j, std::size_t index) -> outcome<benchmark>
   benchmark b;
   auto executable = get_string(j, "executable", where);
   auto name = get_string(j, "name", where);
-  if (!executable || !name) {
-    return std::unexpected(!executable ? executable.error() : name.error());
+  if (!executable) {
+    return std::unexpected(executable.error());
+  }
+  if (!name) {
+    return std::unexpected(name.error());
   }
   if (executable->empty() || name->empty()) {
     return std::unexpected(std::format("{} has an empty executable or name", where));
@@ -275,37 +314,64 @@ auto benchmark_from_json(const json& j, std::size_t index) -> outcome<benchmark>
     return std::unexpected(std::format("{}.repetitions is missing or not a list", where));
   }
   for (std::size_t r = 0; r < reps->size(); ++r) {
-    const auto& rj = (*reps)[r];
-    const auto rwhere = std::format("{}.repetitions[{}]", where, r);
-    if (!rj.is_object()) {
-      return std::unexpected(std::format("{} is not an object", rwhere));
+    auto rep = repetition_from_json((*reps)[r], std::format("{}.repetitions[{}]", where, r));
+    if (!rep) {
+      return std::unexpected(rep.error());
     }
-    repetition rep;
-    auto real = get_number(rj, "real_time", rwhere);
-    auto cpu = get_number(rj, "cpu_time", rwhere);
-    auto iterations = get_int(rj, "iterations", rwhere);
-    if (!real || !cpu || !iterations) {
-      return std::unexpected(!real ? real.error() : !cpu ? cpu.error() : iterations.error());
-    }
-    if (*real < 0 || *cpu < 0 || *iterations < 0) {
-      return std::unexpected(std::format("{} has a negative time or iteration count", rwhere));
-    }
-    rep.real_time = *real;
-    rep.cpu_time = *cpu;
-    rep.iterations = *iterations;
-    const auto counters = rj.find("counters");
-    if (counters == rj.end() || !counters->is_object()) {
-      return std::unexpected(std::format("{}.counters is missing or not an object", rwhere));
-    }
-    for (const auto& [key, value] : counters->items()) {
-      if (!value.is_number() || !std::isfinite(value.get<double>())) {
-        return std::unexpected(std::format("{}.counters.{} is not a finite number", rwhere, key));
-      }
-      rep.counters.emplace_back(key, value.get<double>());
-    }
-    b.repetitions.push_back(std::move(rep));
+    b.repetitions.push_back(std::move(*rep));
   }
   return b;
+}
+
+// The string member `key` of `object`, or `fallback` when it is absent or not a string.
+auto string_or(const json& object, std::string_view key, std::string_view fallback) -> std::string {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string{fallback};
+}
+
+// Whether the boolean member `key` of `object` is present and true.
+auto flag_set(const json& object, std::string_view key) -> bool {
+  const auto it = object.find(key);
+  return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+// The run file's schema and schema_version; std::nullopt when this vmm-bench can read it.
+auto check_run_header(const json& doc) -> check {
+  if (!doc.is_object() || !doc.contains("schema") || doc["schema"] != "cpp-vmm.bench.run") {
+    return R"(not a vmm-bench run file (no "schema": "cpp-vmm.bench.run"))";
+  }
+  auto version = get_int(doc, "schema_version", "run");
+  if (!version) {
+    return version.error();
+  }
+  if (*version > schema_version) {
+    return std::format("schema_version {} was written by a newer vmm-bench (this one reads up to {})", *version,
+                       schema_version);
+  }
+  if (*version < 1) {
+    return std::format("schema_version {} is not a valid version", *version);
+  }
+  return std::nullopt;
+}
+
+// The run's "benchmarks" list into r.benchmarks, each key at most once.
+auto read_run_benchmarks(const json& doc, run& r) -> check {
+  const auto benchmarks = doc.find("benchmarks");
+  if (benchmarks == doc.end() || !benchmarks->is_array()) {
+    return "run.benchmarks is missing or not a list";
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < benchmarks->size(); ++i) {
+    auto b = benchmark_from_json((*benchmarks)[i], i);
+    if (!b) {
+      return b.error();
+    }
+    if (!seen.insert(b->key()).second) {
+      return std::format("benchmarks[{}]: {} appears twice", i, b->key());
+    }
+    r.benchmarks.push_back(std::move(*b));
+  }
+  return std::nullopt;
 }
 
 auto write_all(int fd, std::string_view text) -> bool {
@@ -342,6 +408,40 @@ auto non_finite_value(const run& r) -> std::optional<std::string> {
   if (!std::ranges::all_of(r.ctx.load_average, [](double x) { return std::isfinite(x); })) {
     return "context.load_average";
   }
+  return std::nullopt;
+}
+
+// One entry of Google Benchmark's "benchmarks" array into `out`: a repetition of its benchmark (first appearance
+// order kept by `index`, name → position in out.benchmarks), an error, or nothing for an aggregate.
+auto add_google_benchmark_entry(const json& entry, std::string_view executable,
+                                std::map<std::string, std::size_t>& index, google_benchmark_output& out) -> check {
+  if (!entry.is_object()) {
+    return "a benchmarks entry is not an object";
+  }
+  auto name = get_string(entry, "name", "a benchmarks entry");
+  if (!name) {
+    return name.error();
+  }
+  if (string_or(entry, "run_type", "") == "aggregate") {
+    return std::nullopt;  // computed again from the repetitions, with the statistics the pipeline trusts
+  }
+  const std::string run_name = string_or(entry, "run_name", *name);
+  if (run_name.empty()) {
+    return "a benchmarks entry has an empty name";
+  }
+  if (flag_set(entry, "error_occurred")) {
+    out.errors.push_back(std::format("{}: {}", run_name, string_or(entry, "error_message", "error_occurred")));
+    return std::nullopt;
+  }
+  auto rep = read_repetition(entry, run_name);
+  if (!rep) {
+    return rep.error();
+  }
+  auto [it, inserted] = index.try_emplace(run_name, out.benchmarks.size());
+  if (inserted) {
+    out.benchmarks.push_back(benchmark{.executable = std::string{executable}, .name = run_name, .repetitions = {}});
+  }
+  out.benchmarks[it->second].repetitions.push_back(std::move(*rep));
   return std::nullopt;
 }
 
@@ -421,40 +521,9 @@ auto parse_google_benchmark(std::string_view text, std::string_view executable) 
       ctx != doc->end() && ctx->is_object() ? ctx->dump(-1, ' ', false, json::error_handler_t::replace) : "{}";
   std::map<std::string, std::size_t> index;
   for (const auto& entry : *entries) {
-    if (!entry.is_object()) {
-      return std::unexpected("a benchmarks entry is not an object");
+    if (const auto why = add_google_benchmark_entry(entry, executable, index, out)) {
+      return std::unexpected(*why);
     }
-    auto name = get_string(entry, "name", "a benchmarks entry");
-    if (!name) {
-      return std::unexpected(name.error());
-    }
-    const auto run_type = entry.find("run_type");
-    if (run_type != entry.end() && run_type->is_string() && run_type->get<std::string>() == "aggregate") {
-      continue;  // computed again from the repetitions, with the statistics the pipeline trusts
-    }
-    const auto run_name_it = entry.find("run_name");
-    const std::string run_name =
-        run_name_it != entry.end() && run_name_it->is_string() ? run_name_it->get<std::string>() : *name;
-    if (run_name.empty()) {
-      return std::unexpected("a benchmarks entry has an empty name");
-    }
-    const auto error = entry.find("error_occurred");
-    if (error != entry.end() && error->is_boolean() && error->get<bool>()) {
-      const auto message = entry.find("error_message");
-      out.errors.push_back(
-          std::format("{}: {}", run_name,
-                      message != entry.end() && message->is_string() ? message->get<std::string>() : "error_occurred"));
-      continue;
-    }
-    auto rep = read_repetition(entry, run_name);
-    if (!rep) {
-      return std::unexpected(rep.error());
-    }
-    auto [it, inserted] = index.try_emplace(run_name, out.benchmarks.size());
-    if (inserted) {
-      out.benchmarks.push_back(benchmark{.executable = std::string{executable}, .name = run_name, .repetitions = {}});
-    }
-    out.benchmarks[it->second].repetitions.push_back(std::move(*rep));
   }
   return out;
 }
@@ -494,26 +563,21 @@ auto parse_run(std::string_view text) -> outcome<run> {
   if (!doc) {
     return std::unexpected(doc.error());
   }
-  if (!doc->is_object() || !doc->contains("schema") || (*doc)["schema"] != "cpp-vmm.bench.run") {
-    return std::unexpected(R"(not a vmm-bench run file (no "schema": "cpp-vmm.bench.run"))");
-  }
-  auto version = get_int(*doc, "schema_version", "run");
-  if (!version) {
-    return std::unexpected(version.error());
-  }
-  if (*version > schema_version) {
-    return std::unexpected(std::format("schema_version {} was written by a newer vmm-bench (this one reads up to {})",
-                                       *version, schema_version));
-  }
-  if (*version < 1) {
-    return std::unexpected(std::format("schema_version {} is not a valid version", *version));
+  if (const auto why = check_run_header(*doc)) {
+    return std::unexpected(*why);
   }
   run r;
   auto machine = get_string(*doc, "machine", "run");
   auto profile = get_string(*doc, "profile", "run");
   auto complete = get_bool(*doc, "complete", "run");
-  if (!machine || !profile || !complete) {
-    return std::unexpected(!machine ? machine.error() : !profile ? profile.error() : complete.error());
+  if (!machine) {
+    return std::unexpected(machine.error());
+  }
+  if (!profile) {
+    return std::unexpected(profile.error());
+  }
+  if (!complete) {
+    return std::unexpected(complete.error());
   }
   if (!valid_name(*machine) || !valid_name(*profile)) {
     return std::unexpected("run.machine or run.profile is not 1 to 64 of [A-Za-z0-9._-]");
@@ -533,20 +597,8 @@ auto parse_run(std::string_view text) -> outcome<run> {
     return std::unexpected(c.error());
   }
   r.ctx = std::move(*c);
-  const auto benchmarks = doc->find("benchmarks");
-  if (benchmarks == doc->end() || !benchmarks->is_array()) {
-    return std::unexpected("run.benchmarks is missing or not a list");
-  }
-  std::set<std::string> seen;
-  for (std::size_t i = 0; i < benchmarks->size(); ++i) {
-    auto b = benchmark_from_json((*benchmarks)[i], i);
-    if (!b) {
-      return std::unexpected(b.error());
-    }
-    if (!seen.insert(b->key()).second) {
-      return std::unexpected(std::format("benchmarks[{}]: {} appears twice", i, b->key()));
-    }
-    r.benchmarks.push_back(std::move(*b));
+  if (const auto why = read_run_benchmarks(*doc, r)) {
+    return std::unexpected(*why);
   }
   return r;
 }
@@ -720,6 +772,148 @@ auto manifest::settings(std::string_view executable, std::string_view profile) c
   return {};
 }
 
+namespace {
+
+// Whether `pattern` compiles as POSIX extended, the grammar Google Benchmark compiles its filter with.
+auto valid_regex(const std::string& pattern) -> bool {
+  try {
+    [[maybe_unused]] const std::regex compiled{pattern, std::regex::extended};
+    return true;
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+// The patterns of profile `name` of bench `executable`: a non-empty list of non-empty, valid regexes.
+auto parse_patterns(const json& patterns, const std::string& name, const std::string& executable)
+    -> outcome<std::vector<std::string>> {
+  if (!patterns.is_array() || patterns.empty()) {
+    return std::unexpected(std::format(R"(profile "{}" of {} is not a non-empty list of patterns)", name, executable));
+  }
+  std::vector<std::string> list;
+  list.reserve(patterns.size());
+  for (const auto& pattern : patterns) {
+    if (!pattern.is_string() || pattern.get<std::string>().empty()) {
+      return std::unexpected(std::format(R"(a pattern of profile "{}" is not a non-empty string)", name));
+    }
+    if (!valid_regex(pattern.get<std::string>())) {
+      return std::unexpected(
+          std::format(R"(pattern "{}" of profile "{}" is not a valid regex)", pattern.get<std::string>(), name));
+    }
+    list.push_back(pattern.get<std::string>());
+  }
+  return list;
+}
+
+// A bench's "profiles" into mb.profiles.
+auto parse_profiles(const json& bench, const std::string& where, manifest_bench& mb) -> check {
+  const auto profiles = bench.find("profiles");
+  if (profiles == bench.end() || !profiles->is_object()) {
+    return std::format(R"({} ({}) lacks "profiles")", where, mb.executable);
+  }
+  for (const auto& [name, patterns] : profiles->items()) {
+    if (!valid_name(name)) {
+      return std::format(R"({}: profile name "{}" is not 1 to 64 of [A-Za-z0-9._-])", where, name);
+    }
+    auto list = parse_patterns(patterns, name, mb.executable);
+    if (!list) {
+      return list.error();
+    }
+    mb.profiles.emplace_back(name, std::move(*list));
+  }
+  return std::nullopt;
+}
+
+// A bench's optional "thresholds" into mb.thresholds.
+auto parse_thresholds(const json& bench, const std::string& where, manifest_bench& mb) -> check {
+  const auto thresholds = bench.find("thresholds");
+  if (thresholds == bench.end()) {
+    return std::nullopt;
+  }
+  if (!thresholds->is_object()) {
+    return std::format("{}.thresholds is not an object", where);
+  }
+  for (const auto& [pattern, value] : thresholds->items()) {
+    if (!valid_regex(pattern)) {
+      return std::format(R"({}.thresholds: "{}" is not a valid regex)", where, pattern);
+    }
+    if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 10) {
+      return std::format("{}.thresholds.{} is not a number in (0, 10]", where, pattern);
+    }
+    mb.thresholds.emplace_back(pattern, value.get<double>());
+  }
+  return std::nullopt;
+}
+
+// One profile's entry of a bench's "run" object (`here` is its JSON path).
+auto parse_run_settings(const json& entry, const std::string& here) -> outcome<run_settings> {
+  if (!entry.is_object()) {
+    return std::unexpected(std::format("{} is not an object", here));
+  }
+  run_settings rs;
+  for (const auto& [key, value] : entry.items()) {
+    if (key == "repetitions") {
+      if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 10000) {
+        return std::unexpected(std::format("{}.repetitions is not a whole number in [1, 10000]", here));
+      }
+      rs.repetitions = static_cast<std::size_t>(value.get<std::int64_t>());
+    } else if (key == "min_time") {
+      if (!value.is_number() || !(value.get<double>() >= 0.001) || value.get<double>() > 3600) {
+        return std::unexpected(std::format("{}.min_time is not a number of seconds in [0.001, 3600]", here));
+      }
+      rs.min_time = value.get<double>();
+    } else {
+      return std::unexpected(std::format(R"({}: unknown key "{}" (known: repetitions, min_time))", here, key));
+    }
+  }
+  return rs;
+}
+
+// A bench's optional "run" into mb.run; each entry names one of the bench's profiles (already in mb.profiles).
+auto parse_run_section(const json& bench, const std::string& where, manifest_bench& mb) -> check {
+  const auto run = bench.find("run");
+  if (run == bench.end()) {
+    return std::nullopt;
+  }
+  if (!run->is_object()) {
+    return std::format("{}.run is not an object", where);
+  }
+  for (const auto& [name, entry] : run->items()) {
+    const auto here = std::format("{}.run.{}", where, name);
+    if (!std::ranges::any_of(mb.profiles, [&](const auto& p) { return p.first == name; })) {
+      return std::format(R"({}: the bench has no profile "{}")", here, name);
+    }
+    auto rs = parse_run_settings(entry, here);
+    if (!rs) {
+      return rs.error();
+    }
+    mb.run.emplace_back(name, *rs);
+  }
+  return std::nullopt;
+}
+
+// benches[i] of the manifest.
+auto parse_manifest_bench(const json& bench, std::size_t i) -> outcome<manifest_bench> {
+  const auto where = std::format("benches[{}]", i);
+  if (!bench.is_object()) {
+    return std::unexpected(std::format("{} is not an object", where));
+  }
+  manifest_bench mb;
+  auto executable = get_string(bench, "executable", where);
+  if (!executable || executable->empty()) {
+    return std::unexpected(std::format(R"({} lacks "executable")", where));
+  }
+  mb.executable = std::move(*executable);
+  for (const auto part : {parse_profiles, parse_thresholds, parse_run_section}) {
+    if (auto why = part(bench, where, mb)) {
+      return std::unexpected(std::move(*why));
+    }
+  }
+  return mb;
+}
+
+}  // namespace
+
 auto parse_manifest(std::string_view text) -> outcome<manifest> {
   auto doc = parse_json(text);
   if (!doc) {
@@ -741,98 +935,12 @@ auto parse_manifest(std::string_view text) -> outcome<manifest> {
   if (benches == doc->end() || !benches->is_array()) {
     return std::unexpected(R"(no "benches" array)");
   }
-  const auto valid_regex = [](const std::string& pattern) {
-    try {
-      // Google Benchmark compiles its filter as POSIX extended.
-      std::regex{pattern, std::regex::extended};
-      return true;
-    } catch (const std::regex_error&) {
-      return false;
-    }
-  };
   for (std::size_t i = 0; i < benches->size(); ++i) {
-    const auto& bench = (*benches)[i];
-    const auto where = std::format("benches[{}]", i);
-    if (!bench.is_object()) {
-      return std::unexpected(std::format("{} is not an object", where));
+    auto mb = parse_manifest_bench((*benches)[i], i);
+    if (!mb) {
+      return std::unexpected(mb.error());
     }
-    manifest_bench mb;
-    auto executable = get_string(bench, "executable", where);
-    if (!executable || executable->empty()) {
-      return std::unexpected(std::format(R"({} lacks "executable")", where));
-    }
-    mb.executable = std::move(*executable);
-    const auto profiles = bench.find("profiles");
-    if (profiles == bench.end() || !profiles->is_object()) {
-      return std::unexpected(std::format(R"({} ({}) lacks "profiles")", where, mb.executable));
-    }
-    for (const auto& [name, patterns] : profiles->items()) {
-      if (!valid_name(name)) {
-        return std::unexpected(std::format("{}: profile name \"{}\" is not 1 to 64 of [A-Za-z0-9._-]", where, name));
-      }
-      if (!patterns.is_array() || patterns.empty()) {
-        return std::unexpected(
-            std::format("profile \"{}\" of {} is not a non-empty list of patterns", name, mb.executable));
-      }
-      std::vector<std::string> list;
-      for (const auto& pattern : patterns) {
-        if (!pattern.is_string() || pattern.get<std::string>().empty()) {
-          return std::unexpected(std::format("a pattern of profile \"{}\" is not a non-empty string", name));
-        }
-        if (!valid_regex(pattern.get<std::string>())) {
-          return std::unexpected(
-              std::format("pattern \"{}\" of profile \"{}\" is not a valid regex", pattern.get<std::string>(), name));
-        }
-        list.push_back(pattern.get<std::string>());
-      }
-      mb.profiles.emplace_back(name, std::move(list));
-    }
-    if (const auto thresholds = bench.find("thresholds"); thresholds != bench.end()) {
-      if (!thresholds->is_object()) {
-        return std::unexpected(std::format("{}.thresholds is not an object", where));
-      }
-      for (const auto& [pattern, value] : thresholds->items()) {
-        if (!valid_regex(pattern)) {
-          return std::unexpected(std::format("{}.thresholds: \"{}\" is not a valid regex", where, pattern));
-        }
-        if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 10) {
-          return std::unexpected(std::format("{}.thresholds.{} is not a number in (0, 10]", where, pattern));
-        }
-        mb.thresholds.emplace_back(pattern, value.get<double>());
-      }
-    }
-    if (const auto run = bench.find("run"); run != bench.end()) {
-      if (!run->is_object()) {
-        return std::unexpected(std::format("{}.run is not an object", where));
-      }
-      for (const auto& [name, entry] : run->items()) {
-        const auto here = std::format("{}.run.{}", where, name);
-        if (!std::ranges::any_of(mb.profiles, [&](const auto& p) { return p.first == name; })) {
-          return std::unexpected(std::format("{}: the bench has no profile \"{}\"", here, name));
-        }
-        if (!entry.is_object()) {
-          return std::unexpected(std::format("{} is not an object", here));
-        }
-        run_settings rs;
-        for (const auto& [key, value] : entry.items()) {
-          if (key == "repetitions") {
-            if (!value.is_number_integer() || value.get<std::int64_t>() < 1 || value.get<std::int64_t>() > 10000) {
-              return std::unexpected(std::format("{}.repetitions is not a whole number in [1, 10000]", here));
-            }
-            rs.repetitions = static_cast<std::size_t>(value.get<std::int64_t>());
-          } else if (key == "min_time") {
-            if (!value.is_number() || !(value.get<double>() >= 0.001) || value.get<double>() > 3600) {
-              return std::unexpected(std::format("{}.min_time is not a number of seconds in [0.001, 3600]", here));
-            }
-            rs.min_time = value.get<double>();
-          } else {
-            return std::unexpected(std::format("{}: unknown key \"{}\" (known: repetitions, min_time)", here, key));
-          }
-        }
-        mb.run.emplace_back(name, rs);
-      }
-    }
-    m.benches.push_back(std::move(mb));
+    m.benches.push_back(std::move(*mb));
   }
   return m;
 }

@@ -110,12 +110,12 @@ struct google_benchmark_output {
 /// Parses Google Benchmark JSON output of `executable`. Times are converted to nanoseconds.
 /// Problems: invalid JSON, no "benchmarks" array, an entry without a name, a non-numeric or negative time, an unknown
 /// time unit.
-[[nodiscard]] auto parse_google_benchmark(std::string_view json, std::string_view executable)
+[[nodiscard]] auto parse_google_benchmark(std::string_view text, std::string_view executable)
     -> outcome<google_benchmark_output>;
 
 /// Parses a stored run file (docs/results-schema.md). Problems: invalid JSON, not a run file, a schema_version newer
 /// than this library's ("written by a newer vmm-bench"), a missing or mistyped field (named by its JSON path).
-[[nodiscard]] auto parse_run(std::string_view json) -> outcome<run>;
+[[nodiscard]] auto parse_run(std::string_view text) -> outcome<run>;
 
 /// The JSON text of a run file, schema_version 1, pretty-printed with a trailing newline. parse_run(to_json(r)) == r.
 [[nodiscard]] auto to_json(const run& r) -> std::string;
@@ -191,7 +191,7 @@ struct manifest {
 /// "profiles", an empty or non-string pattern list, a pattern that is not a valid regex, a threshold outside (0, 10],
 /// a "run" entry for a profile the bench does not have, repetitions outside [1, 10000], min_time outside
 /// [0.001, 3600] seconds, or an unknown key in a "run" entry.
-[[nodiscard]] auto parse_manifest(std::string_view json) -> outcome<manifest>;
+[[nodiscard]] auto parse_manifest(std::string_view text) -> outcome<manifest>;
 
 /// The nanoseconds of `value` in Google Benchmark's `unit` ("ns", "us", "ms", "s"), or nullopt for another unit.
 [[nodiscard]] auto to_nanoseconds(double value, std::string_view unit) -> std::optional<double>;
