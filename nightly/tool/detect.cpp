@@ -28,6 +28,7 @@ auto detect_changes(const histories& h, const changepoint::options& settings) ->
   std::vector<change> out;
   for (const auto& series : h.series) {
     std::vector<double> values;
+    values.reserve(series.points.size());
     for (const auto& p : series.points) {
       values.push_back(p.median);
     }

@@ -23,8 +23,8 @@ auto copy_into(const std::filesystem::path& from, const std::filesystem::path& t
   }
 }
 
-auto build_data(const histories& h, const std::vector<change>& changes, const std::optional<std::string>& commit_url)
-    -> json {
+// The runs, in h.runs order, and the machines they ran on.
+auto runs_and_machines(const histories& h) -> std::pair<json, json> {
   json runs = json::array();
   std::map<std::string, json> machines;
   for (const auto* r : h.runs) {
@@ -50,54 +50,68 @@ auto build_data(const histories& h, const std::vector<change>& changes, const st
   for (auto& [id, m] : machines) {
     machine_list.push_back(std::move(m));
   }
+  return {std::move(runs), std::move(machine_list)};
+}
 
+// The position of change `c` in `series`: the first point of to_commit right after a point of from_commit.
+auto change_position(const histories& h, const history& series, const change& c) -> std::optional<std::size_t> {
+  for (std::size_t i = 1; i < series.points.size(); ++i) {
+    if (h.runs[series.points[i].run]->ctx.commit == c.to_commit &&
+        h.runs[series.points[i - 1].run]->ctx.commit == c.from_commit) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
+// One benchmark history with its change points; the regressions among them are appended to `regressions`.
+auto series_json(const histories& h, const history& series, const std::vector<change>& changes, json& regressions)
+    -> json {
+  json points = json::array();
+  for (const auto& p : series.points) {
+    points.push_back(json{
+        {"run", p.run}, {"median", p.median}, {"min", p.min}, {"max", p.max}, {"q1", p.q1}, {"q3", p.q3}, {"n", p.n}});
+  }
+  json marks = json::array();
+  for (const auto& c : changes) {
+    if (c.machine != series.machine || c.benchmark != series.benchmark) {
+      continue;
+    }
+    const auto at = change_position(h, series, c);
+    if (!at) {
+      continue;  // detected on a history this store no longer holds
+    }
+    marks.push_back(json{{"point", *at},
+                         {"from_commit", c.from_commit},
+                         {"to_commit", c.to_commit},
+                         {"ratio", c.ratio},
+                         {"p_value", c.p_value},
+                         {"confidence", 1 - c.p_value},
+                         {"kind", c.kind()}});
+    if (c.kind() == "regression") {
+      regressions.push_back(json{{"machine", c.machine},
+                                 {"benchmark", c.benchmark},
+                                 {"from_commit", c.from_commit},
+                                 {"to_commit", c.to_commit},
+                                 {"ratio", c.ratio},
+                                 {"p_value", c.p_value},
+                                 {"confidence", 1 - c.p_value}});
+    }
+  }
+  return json{{"machine", series.machine},
+              {"name", series.benchmark},
+              {"unit", "ns"},
+              {"points", points},
+              {"change_points", marks}};
+}
+
+auto build_data(const histories& h, const std::vector<change>& changes, const std::optional<std::string>& commit_url)
+    -> json {
+  auto [runs, machine_list] = runs_and_machines(h);
   json benchmarks = json::array();
   json regressions = json::array();
   for (const auto& series : h.series) {
-    json points = json::array();
-    for (const auto& p : series.points) {
-      points.push_back(json{{"run", p.run},
-                            {"median", p.median},
-                            {"min", p.min},
-                            {"max", p.max},
-                            {"q1", p.q1},
-                            {"q3", p.q3},
-                            {"n", p.n}});
-    }
-    json marks = json::array();
-    for (const auto& c : changes) {
-      if (c.machine != series.machine || c.benchmark != series.benchmark) {
-        continue;
-      }
-      // The change's position: the first point of to_commit right after a point of from_commit.
-      std::optional<std::size_t> at;
-      for (std::size_t i = 1; i < series.points.size() && !at; ++i) {
-        if (h.runs[series.points[i].run]->ctx.commit == c.to_commit &&
-            h.runs[series.points[i - 1].run]->ctx.commit == c.from_commit) {
-          at = i;
-        }
-      }
-      if (!at) {
-        continue;  // detected on a history this store no longer holds
-      }
-      json item{{"point", *at},         {"from_commit", c.from_commit}, {"to_commit", c.to_commit}, {"ratio", c.ratio},
-                {"p_value", c.p_value}, {"confidence", 1 - c.p_value},  {"kind", c.kind()}};
-      marks.push_back(item);
-      if (c.kind() == "regression") {
-        regressions.push_back(json{{"machine", c.machine},
-                                   {"benchmark", c.benchmark},
-                                   {"from_commit", c.from_commit},
-                                   {"to_commit", c.to_commit},
-                                   {"ratio", c.ratio},
-                                   {"p_value", c.p_value},
-                                   {"confidence", 1 - c.p_value}});
-      }
-    }
-    benchmarks.push_back(json{{"machine", series.machine},
-                              {"name", series.benchmark},
-                              {"unit", "ns"},
-                              {"points", points},
-                              {"change_points", marks}});
+    benchmarks.push_back(series_json(h, series, changes, regressions));
   }
   return json{{"schema_version", 1},
               {"generated", now_utc()},
@@ -106,6 +120,53 @@ auto build_data(const histories& h, const std::vector<change>& changes, const st
               {"runs", runs},
               {"benchmarks", benchmarks},
               {"regressions", regressions}};
+}
+
+// The chart library: the files dashboards/vendor-files.txt lists ("<source under dashboards/> <destination under
+// the site>"), installed by `npm ci` in dashboards/ (tools/bootstrap does it). Pairs of (source, destination in out).
+auto vendor_files(const std::filesystem::path& dashboards, const std::filesystem::path& out)
+    -> std::vector<std::pair<std::filesystem::path, std::filesystem::path>> {
+  const auto vendor_list = dashboards / "vendor-files.txt";
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> files;
+  for (const auto line : std::views::split(slurp(vendor_list), '\n')) {
+    const std::string_view l{line.begin(), line.end()};
+    std::istringstream fields{std::string{l}};
+    std::string from;
+    std::string to;
+    if (l.empty() || l.starts_with('#') || !(fields >> from >> to)) {
+      continue;
+    }
+    if (to.starts_with('/') || to.contains("..")) {
+      throw failure{std::format("{}: destination \"{}\" leaves the site", vendor_list.string(), to)};
+    }
+    if (!std::filesystem::is_regular_file(dashboards / from)) {
+      throw failure{std::format("{}: missing; install the dashboard's packages (tools/bootstrap runs npm ci in {})",
+                                (dashboards / from).string(), dashboards.string())};
+    }
+    files.emplace_back(dashboards / from, out / to);
+  }
+  if (files.empty()) {
+    throw failure{std::format("{}: lists no files", vendor_list.string())};
+  }
+  return files;
+}
+
+// data.js in `out`, written to a temporary file and renamed into place.
+auto write_data(const std::filesystem::path& out, const json& data) -> void {
+  // ensure_ascii: the file is plain ASCII JavaScript whatever the result files held.
+  const auto text = std::format("window.VMM_DATA = {};\n", data.dump(-1, ' ', true, json::error_handler_t::replace));
+  const auto temp = out / ".data.js.tmp";
+  {
+    std::ofstream file{temp, std::ios::binary | std::ios::trunc};
+    if (!file || !(file << text) || !file.flush()) {
+      throw failure{std::format("{}: cannot write the file", temp.string())};
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(temp, out / "data.js", ec);
+  if (ec) {
+    throw failure{std::format("{}: cannot write data.js: {}", out.string(), ec.message())};
+  }
 }
 
 }  // namespace
@@ -142,30 +203,7 @@ auto command_render(std::span<char* const> args) -> int {
   if (!std::filesystem::is_regular_file(site / "index.html")) {
     throw failure{std::format("{}: no site/index.html: not the dashboards directory", dashboards.string())};
   }
-  // The chart library: the files dashboards/vendor-files.txt lists ("<source under dashboards/> <destination under
-  // the site>"), installed by `npm ci` in dashboards/ (tools/bootstrap does it).
-  const auto vendor_list = dashboards / "vendor-files.txt";
-  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> vendor_files;
-  for (const auto line : std::views::split(slurp(vendor_list), '\n')) {
-    const std::string_view l{line.begin(), line.end()};
-    std::istringstream fields{std::string{l}};
-    std::string from;
-    std::string to;
-    if (l.empty() || l.starts_with('#') || !(fields >> from >> to)) {
-      continue;
-    }
-    if (to.starts_with('/') || to.contains("..")) {
-      throw failure{std::format("{}: destination \"{}\" leaves the site", vendor_list.string(), to)};
-    }
-    if (!std::filesystem::is_regular_file(dashboards / from)) {
-      throw failure{std::format("{}: missing; install the dashboard's packages (tools/bootstrap runs npm ci in {})",
-                                (dashboards / from).string(), dashboards.string())};
-    }
-    vendor_files.emplace_back(dashboards / from, out / to);
-  }
-  if (vendor_files.empty()) {
-    throw failure{std::format("{}: lists no files", vendor_list.string())};
-  }
+  const auto vendor = vendor_files(dashboards, out);
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
   if (ec) {
@@ -176,25 +214,12 @@ auto command_render(std::span<char* const> args) -> int {
       copy_into(entry.path(), out / entry.path().filename());
     }
   }
-  for (const auto& [from, to] : vendor_files) {
+  for (const auto& [from, to] : vendor) {
     std::filesystem::create_directories(to.parent_path(), ec);
     copy_into(from, to);
   }
 
-  const auto data = build_data(h, changes, commit_url);
-  // ensure_ascii: the file is plain ASCII JavaScript whatever the result files held.
-  const auto text = std::format("window.VMM_DATA = {};\n", data.dump(-1, ' ', true, json::error_handler_t::replace));
-  const auto temp = out / ".data.js.tmp";
-  {
-    std::ofstream file{temp, std::ios::binary | std::ios::trunc};
-    if (!file || !(file << text) || !file.flush()) {
-      throw failure{std::format("{}: cannot write the file", temp.string())};
-    }
-  }
-  std::filesystem::rename(temp, out / "data.js", ec);
-  if (ec) {
-    throw failure{std::format("{}: cannot write data.js: {}", out.string(), ec.message())};
-  }
+  write_data(out, build_data(h, changes, commit_url));
   std::println(std::cerr, "vmm-bench render: {} runs, {} benchmark histories, {} change points", h.runs.size(),
                h.series.size(), changes.size());
   std::println("{}", (std::filesystem::absolute(out) / "index.html").string());
