@@ -114,7 +114,7 @@ auto options::number(std::string_view name, double fallback, double low, double 
   // libc++ 19 has no floating-point from_chars; strtod in the "C" locale, with the whole text consumed.
   char* end = nullptr;
   const double value = std::strtod(text->c_str(), &end);
-  if (text->empty() || end != text->c_str() + text->size() || !(value >= low && value <= high)) {
+  if (text->empty() || end != text->c_str() + text->size() || std::isnan(value) || value < low || value > high) {
     throw usage_error{std::format("--{} must be a number from {} to {}, not \"{}\"", name, low, high, *text)};
   }
   return value;
@@ -152,12 +152,14 @@ auto run_process(const std::vector<std::string>& argv, const std::vector<std::st
   }
   env_strings.insert(env_strings.end(), extra_env.begin(), extra_env.end());
   std::vector<char*> env_ptrs;
+  env_ptrs.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) {
     env_ptrs.push_back(s.data());
   }
   env_ptrs.push_back(nullptr);
   std::vector<std::string> args = argv;
   std::vector<char*> arg_ptrs;
+  arg_ptrs.reserve(args.size() + 1);
   for (auto& s : args) {
     arg_ptrs.push_back(s.data());
   }
@@ -373,6 +375,63 @@ auto default_source_dir() -> std::filesystem::path {
   return std::filesystem::current_path();
 }
 
+namespace {
+
+// The highest-numbered CPU of `allowed` (none when it is empty).
+auto last_cpu_of(const cpu_set_t& allowed) -> cpu_set_t {
+  cpu_set_t wanted;
+  CPU_ZERO(&wanted);
+  for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu) {
+    if (CPU_ISSET(cpu, &allowed)) {
+      CPU_SET(cpu, &wanted);
+      break;
+    }
+  }
+  return wanted;
+}
+
+// One CPU number of the --cpus list `spec`.
+auto parse_cpu(std::string_view text, std::string_view spec) -> int {
+  int value = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < 0 || value >= CPU_SETSIZE) {
+    throw usage_error{std::format("--cpus takes all, last or a list like 0,2-3, not \"{}\"", spec)};
+  }
+  return value;
+}
+
+// The CPUs of a --cpus list like 0,2-3.
+auto parse_cpu_list(std::string_view spec) -> cpu_set_t {
+  cpu_set_t wanted;
+  CPU_ZERO(&wanted);
+  for (const auto part : std::views::split(spec, ',')) {
+    const std::string_view range{part.begin(), part.end()};
+    const auto dash = range.find('-');
+    const int first = parse_cpu(range.substr(0, dash), spec);
+    const int last = dash == std::string_view::npos ? first : parse_cpu(range.substr(dash + 1), spec);
+    if (last < first) {
+      throw usage_error{std::format("--cpus: range \"{}\" runs backwards", range)};
+    }
+    for (int cpu = first; cpu <= last; ++cpu) {
+      CPU_SET(cpu, &wanted);
+    }
+  }
+  return wanted;
+}
+
+// The CPUs of `set` as "0,2,3".
+auto cpu_list_text(const cpu_set_t& set) -> std::string {
+  std::string list;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) {
+      list += std::format("{}{}", list.empty() ? "" : ",", cpu);
+    }
+  }
+  return list;
+}
+
+}  // namespace
+
 auto pin_to_cpus(std::string_view spec) -> std::string {
   if (spec == "all") {
     return "not pinned";
@@ -382,67 +441,32 @@ auto pin_to_cpus(std::string_view spec) -> std::string {
   if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) {
     throw failure{std::format("sched_getaffinity: {}", std::system_category().message(errno))};
   }
-  cpu_set_t wanted;
-  CPU_ZERO(&wanted);
-  if (spec == "last") {
-    for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu) {
-      if (CPU_ISSET(cpu, &allowed)) {
-        CPU_SET(cpu, &wanted);
-        break;
-      }
-    }
-  } else {
-    for (const auto part : std::views::split(spec, ',')) {
-      const std::string_view range{part.begin(), part.end()};
-      const auto dash = range.find('-');
-      const auto parse = [&](std::string_view text) {
-        int value = -1;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc{} || end != text.data() + text.size() || value < 0 || value >= CPU_SETSIZE) {
-          throw usage_error{std::format("--cpus takes all, last or a list like 0,2-3, not \"{}\"", spec)};
-        }
-        return value;
-      };
-      const int first = parse(range.substr(0, dash));
-      const int last = dash == std::string_view::npos ? first : parse(range.substr(dash + 1));
-      if (last < first) {
-        throw usage_error{std::format("--cpus: range \"{}\" runs backwards", range)};
-      }
-      for (int cpu = first; cpu <= last; ++cpu) {
-        CPU_SET(cpu, &wanted);
-      }
-    }
-  }
+  const cpu_set_t wanted = spec == "last" ? last_cpu_of(allowed) : parse_cpu_list(spec);
   if (::sched_setaffinity(0, sizeof wanted, &wanted) != 0) {
     throw failure{std::format("cannot pin to CPUs {}: {}", spec, std::system_category().message(errno))};
   }
-  std::string list;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &wanted)) {
-      list += std::format("{}{}", list.empty() ? "" : ",", cpu);
-    }
-  }
-  return std::format("pinned to CPU {}", list);
+  return std::format("pinned to CPU {}", cpu_list_text(wanted));
 }
 
 auto default_store() -> std::filesystem::path {
-  if (const char* store = std::getenv("VMM_BENCH_STORE");
-      store != nullptr && *store != '\0') {  // NOLINT(concurrency-mt-unsafe)
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
+  if (const char* store = std::getenv("VMM_BENCH_STORE"); store != nullptr && *store != '\0') {
     return store;
   }
-  if (const char* data = std::getenv("XDG_DATA_HOME");
-      data != nullptr && *data != '\0') {  // NOLINT(concurrency-mt-unsafe)
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
+  if (const char* data = std::getenv("XDG_DATA_HOME"); data != nullptr && *data != '\0') {
     return std::filesystem::path{data} / "cpp-vmm" / "results";
   }
-  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {  // NOLINT(concurrency-mt-unsafe)
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
     return std::filesystem::path{home} / ".local" / "share" / "cpp-vmm" / "results";
   }
   throw failure{"no results store: set --store, VMM_BENCH_STORE or HOME"};
 }
 
 auto default_machine() -> std::string {
-  if (const char* machine = std::getenv("VMM_BENCH_MACHINE");
-      machine != nullptr && *machine != '\0') {  // NOLINT(concurrency-mt-unsafe)
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
+  if (const char* machine = std::getenv("VMM_BENCH_MACHINE"); machine != nullptr && *machine != '\0') {
     return machine;
   }
   std::array<char, 256> host{};
@@ -477,6 +501,7 @@ auto load_store(const std::filesystem::path& store) -> results::store_contents {
 
 auto median_primary_time(const results::benchmark& b) -> double {
   std::vector<double> times;
+  times.reserve(b.repetitions.size());
   for (const auto& rep : b.repetitions) {
     times.push_back(b.primary_time(rep));
   }
@@ -534,6 +559,7 @@ auto build_histories(const results::store_contents& store, const std::optional<s
         continue;
       }
       std::vector<double> times;
+      times.reserve(b.repetitions.size());
       for (const auto& rep : b.repetitions) {
         times.push_back(b.primary_time(rep));
       }
