@@ -93,13 +93,15 @@ BOOST_AUTO_TEST_CASE(move_transfers_the_range_and_empties_the_source) {
   BOOST_TEST(assigned.empty());
 }
 
-BOOST_AUTO_TEST_CASE(reset_unmaps_the_range) {
+BOOST_AUTO_TEST_CASE(reset_empties_the_mapping) {
+  // Whether the old range faults afterwards is not checked: any later mmap (ASan's allocator, for one) may reuse it.
   auto m = sys::mapping::anonymous(sys::page_size(), {});
   BOOST_TEST_REQUIRE(m.has_value());
-  std::byte* data = m->data();
   m->reset();
   BOOST_TEST(m->empty());
-  BOOST_TEST(faults([data] { *static_cast<volatile std::byte*>(data) = std::byte{1}; }));
+  BOOST_TEST(m->data() == nullptr);
+  m->reset();  // a second reset is a no-op
+  BOOST_TEST(m->empty());
 }
 
 BOOST_AUTO_TEST_CASE(reservation_faults_until_a_part_is_mapped_into_it) {
