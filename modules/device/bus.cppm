@@ -1,14 +1,14 @@
 // vmm.device:bus — the port-I/O and MMIO buses: ranges, registration, lookup and dispatch to bus_devices
 // (rust-vmm's vm-device Bus, PioManager and MmioManager).
 //
-// A bus keeps its ranges in an immutable sorted snapshot (parallel arrays of bases and last addresses, searched by
-// binary search) that registration replaces as a whole. A vCPU thread that dispatches an access never takes a
-// lock: it announces itself in one of two reader counters, loads the snapshot, finds the range, copies the device's
-// shared_ptr and leaves, then calls the device with no bus state held. Registration (rare: boot, PCI BAR
-// reprogramming, hot-plug) is serialised by a mutex, publishes the next snapshot with one atomic exchange and waits
-// only for readers that were inside the few instructions of a lookup, the scheme of vmm.memory's atomic_guest_memory.
-// So a device may register or remove ranges from inside its own read or write (a PCI BAR write does), and a device
-// removed while an access to it is running stays alive until that access returns.
+// A bus keeps its ranges in an immutable sorted snapshot (an array of base and last address, searched by a branch-free
+// binary search, beside an array of devices) that registration replaces as a whole. A vCPU thread that dispatches an
+// access never takes a lock: it announces itself in one of two reader counters, loads the snapshot, finds the range,
+// copies the device's shared_ptr and leaves, then calls the device with no bus state held. Registration (rare: boot,
+// PCI BAR reprogramming, hot-plug) is serialised by a mutex, publishes the next snapshot with one atomic exchange and
+// waits only for readers that were inside the few instructions of a lookup, the scheme of vmm.memory's
+// atomic_guest_memory. So a device may register or remove ranges from inside its own read or write (a PCI BAR write
+// does), and a device removed while an access to it is running stays alive until that access returns.
 export module vmm.device:bus;
 import std;
 import vmm.sys;
@@ -121,11 +121,15 @@ class bus {
   }
 
  private:
-  /// The immutable state readers see: ranges sorted by base, as parallel arrays so the binary search touches only
-  /// the bases.
+  /// A registered range as the search reads it: base and last address side by side (16 bytes).
+  struct slot {
+    std::uint64_t base = 0;
+    std::uint64_t last = 0;
+  };
+  /// The immutable state readers see: ranges sorted by base, and their devices in a parallel array, so the binary
+  /// search touches only the dense slot array.
   struct snapshot {
-    std::vector<std::uint64_t> bases;
-    std::vector<std::uint64_t> lasts;
+    std::vector<slot> slots;
     std::vector<std::shared_ptr<bus_device>> devices;
   };
   struct located {
