@@ -77,6 +77,38 @@ auto address_allocator::carve(range_map::iterator at, std::uint64_t first, std::
   return {.base = first, .size = last - first + 1};
 }
 
+auto address_allocator::first_fit(std::uint64_t span, std::uint64_t alignment) -> std::optional<address_range> {
+  for (auto at = free_.begin(); at != free_.end(); ++at) {
+    const auto [first, last] = *at;
+    if (last - first < span) {
+      continue;
+    }
+    const auto start = align_up(first, alignment);
+    if (!start) {
+      return std::nullopt;  // every later free range starts higher still
+    }
+    if (*start <= last && last - *start >= span) {
+      return carve(at, *start, *start + span);
+    }
+  }
+  return std::nullopt;
+}
+
+auto address_allocator::last_fit(std::uint64_t span, std::uint64_t alignment) -> std::optional<address_range> {
+  for (auto at = free_.rbegin(); at != free_.rend(); ++at) {
+    const auto [first, last] = *at;
+    if (last - first < span) {
+      continue;
+    }
+    // The highest start that still fits, rounded down to the alignment; last - span >= first cannot wrap.
+    const std::uint64_t start = (last - span) & ~(alignment - 1);
+    if (start >= first) {
+      return carve(std::prev(at.base()), start, start + span);
+    }
+  }
+  return std::nullopt;
+}
+
 auto address_allocator::allocate(std::uint64_t size, std::uint64_t alignment, allocation_policy policy)
     -> vmm::result<address_range> {
   if (size == 0) {
@@ -89,34 +121,11 @@ auto address_allocator::allocate(std::uint64_t size, std::uint64_t alignment, al
   if (free_by_size_.empty() || free_by_size_.rbegin()->first < span) {
     return vmm::failure(errc::out_of_space);
   }
-  if (policy == allocation_policy::first_fit) {
-    for (auto at = free_.begin(); at != free_.end(); ++at) {
-      const auto [first, last] = *at;
-      if (last - first < span) {
-        continue;
-      }
-      const auto start = align_up(first, alignment);
-      if (!start) {
-        break;  // every later free range starts higher still
-      }
-      if (*start <= last && last - *start >= span) {
-        return carve(at, *start, *start + span);
-      }
-    }
-  } else {
-    for (auto at = free_.rbegin(); at != free_.rend(); ++at) {
-      const auto [first, last] = *at;
-      if (last - first < span) {
-        continue;
-      }
-      // The highest start that still fits, rounded down to the alignment; last - span >= first cannot wrap.
-      const std::uint64_t start = (last - span) & ~(alignment - 1);
-      if (start >= first) {
-        return carve(std::prev(at.base()), start, start + span);
-      }
-    }
+  const auto placed = policy == allocation_policy::first_fit ? first_fit(span, alignment) : last_fit(span, alignment);
+  if (!placed) {
+    return vmm::failure(errc::out_of_space);
   }
-  return vmm::failure(errc::out_of_space);
+  return *placed;
 }
 
 auto address_allocator::allocate_at(std::uint64_t base, std::uint64_t size) -> vmm::result<address_range> {

@@ -70,6 +70,10 @@ class address_allocator {
 
   using range_map = std::map<std::uint64_t, std::uint64_t>;  // base → last address
 
+  /// Places [start, start + span] at the lowest (first_fit) or highest (last_fit) aligned address that fits, or
+  /// returns nothing.
+  auto first_fit(std::uint64_t span, std::uint64_t alignment) -> std::optional<address_range>;
+  auto last_fit(std::uint64_t span, std::uint64_t alignment) -> std::optional<address_range>;
   /// Removes the free range at `at` and allocates [first, last] inside it, putting back what is left either side.
   auto carve(range_map::iterator at, std::uint64_t first, std::uint64_t last) -> address_range;
   void add_free(std::uint64_t first, std::uint64_t last);
