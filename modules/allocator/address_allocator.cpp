@@ -66,14 +66,36 @@ void address_allocator::erase_free(range_map::iterator at) {
 auto address_allocator::carve(range_map::iterator at, std::uint64_t first, std::uint64_t last) -> address_range {
   const std::uint64_t free_first = at->first;
   const std::uint64_t free_last = at->second;
-  erase_free(at);
+  // The free range's map and size-set nodes are reused for what is left of it and for the allocation, so the common
+  // allocation (at one end of a free range) allocates no tree node.
+  auto node = free_.extract(at);
+  auto size_node = free_by_size_.extract({free_last - free_first, free_first});
+  free_bytes_ -= free_last - free_first + 1;
+  const auto put_back = [&](std::uint64_t piece_first, std::uint64_t piece_last) {
+    if (node.empty()) {
+      add_free(piece_first, piece_last);
+      return;
+    }
+    node.key() = piece_first;
+    node.mapped() = piece_last;
+    free_.insert(std::move(node));
+    size_node.value() = {piece_last - piece_first, piece_first};
+    free_by_size_.insert(std::move(size_node));
+    free_bytes_ += piece_last - piece_first + 1;
+  };
   if (first > free_first) {
-    add_free(free_first, first - 1);
+    put_back(free_first, first - 1);
   }
   if (last < free_last) {
-    add_free(last + 1, free_last);
+    put_back(last + 1, free_last);
   }
-  allocated_.emplace(first, last);
+  if (node.empty()) {
+    allocated_.emplace(first, last);
+  } else {
+    node.key() = first;
+    node.mapped() = last;
+    allocated_.insert(std::move(node));
+  }
   return {.base = first, .size = last - first + 1};
 }
 
@@ -153,9 +175,9 @@ auto address_allocator::free(address_range range) -> vmm::result<void> {
   if (range.size == 0 || at == allocated_.end() || at->second - at->first != range.size - 1) {
     return vmm::failure(errc::not_allocated);
   }
-  std::uint64_t first = at->first;
-  std::uint64_t last = at->second;
-  allocated_.erase(at);
+  auto node = allocated_.extract(at);  // becomes the merged free range's node
+  std::uint64_t first = node.key();
+  std::uint64_t last = node.mapped();
   // Merge with the free range that ends just below and the one that starts just above, if they exist.
   if (first > 0) {
     auto below = free_.upper_bound(first);
@@ -172,7 +194,11 @@ auto address_allocator::free(address_range range) -> vmm::result<void> {
       erase_free(above);
     }
   }
-  add_free(first, last);
+  node.key() = first;
+  node.mapped() = last;
+  free_.insert(std::move(node));
+  free_by_size_.emplace(last - first, first);
+  free_bytes_ += last - first + 1;
   return {};
 }
 
