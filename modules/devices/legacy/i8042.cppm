@@ -40,9 +40,9 @@ struct i8042_options {
   /// Fired once per CPU-reset request (command 0xfe, any pulse command 0xf0-0xfe with bit 0 clear, or an output
   /// port write with bit 0 clear). A VMM passes a vmm::device::event_fd_trigger and stops the VM when its eventfd
   /// becomes readable.
-  std::shared_ptr<vmm::device::interrupt_trigger> reset;
+  std::shared_ptr<vmm::device::interrupt_trigger> reset{};
   /// IRQ 1: raised when a byte reaches the output buffer while command byte bit 0 enables keyboard interrupts.
-  std::shared_ptr<vmm::device::interrupt_trigger> keyboard_interrupt;
+  std::shared_ptr<vmm::device::interrupt_trigger> keyboard_interrupt{};
   /// The absolute port numbers the device answers on (it decodes base + offset, see i8042).
   std::uint16_t data_port = i8042_data_port;
   std::uint16_t command_port = i8042_command_port;  ///< see data_port

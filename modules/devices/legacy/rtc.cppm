@@ -71,7 +71,7 @@ class fixed_time_source final : public time_source {
 
 /// What the RTC reads; null means the host's clock.
 struct rtc_options {
-  std::shared_ptr<time_source> clock;  ///< the time the clock registers show
+  std::shared_ptr<time_source> clock{};  ///< the time the clock registers show
 };
 
 /// A snapshot of the RTC's counters.
