@@ -43,7 +43,8 @@ i8042::i8042(i8042_options options)
       data_port_{options.data_port},
       command_port_{options.command_port},
       command_byte_{command_byte_keyboard_interrupt | command_byte_system_flag | command_byte_translate},
-      output_port_{output_port_reset_inactive | output_port_a20} {}
+      output_port_{output_port_reset_inactive | output_port_a20} {
+}
 
 void i8042::read(vmm::device::bus_address base, std::uint64_t offset, std::span<std::byte> data) {
   const std::uint64_t port = base.value + offset;

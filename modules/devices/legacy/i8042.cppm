@@ -18,21 +18,22 @@ inline constexpr std::size_t i8042_output_queue_size = 16;
 
 /// The controller commands the device implements (written to the command port).
 namespace i8042_command {
-inline constexpr std::uint8_t read_command_byte = 0x20;   ///< the command byte goes to the output buffer
-inline constexpr std::uint8_t write_command_byte = 0x60;  ///< the next data byte becomes the command byte
-inline constexpr std::uint8_t disable_aux = 0xa7;         ///< sets command byte bit 5
-inline constexpr std::uint8_t enable_aux = 0xa8;          ///< clears command byte bit 5
-inline constexpr std::uint8_t aux_interface_test = 0xa9;  ///< answers 0x01: there is no auxiliary (mouse) port
-inline constexpr std::uint8_t self_test = 0xaa;           ///< answers 0x55 and sets the system flag
+inline constexpr std::uint8_t read_command_byte = 0x20;        ///< the command byte goes to the output buffer
+inline constexpr std::uint8_t write_command_byte = 0x60;       ///< the next data byte becomes the command byte
+inline constexpr std::uint8_t disable_aux = 0xa7;              ///< sets command byte bit 5
+inline constexpr std::uint8_t enable_aux = 0xa8;               ///< clears command byte bit 5
+inline constexpr std::uint8_t aux_interface_test = 0xa9;       ///< answers 0x01: there is no auxiliary (mouse) port
+inline constexpr std::uint8_t self_test = 0xaa;                ///< answers 0x55 and sets the system flag
 inline constexpr std::uint8_t keyboard_interface_test = 0xab;  ///< answers 0x00 (no error)
 inline constexpr std::uint8_t disable_keyboard = 0xad;         ///< sets command byte bit 4
 inline constexpr std::uint8_t enable_keyboard = 0xae;          ///< clears command byte bit 4
 inline constexpr std::uint8_t read_output_port = 0xd0;         ///< the output port goes to the output buffer
-inline constexpr std::uint8_t write_output_port = 0xd1;  ///< the next data byte becomes the output port (bit 0 clear: reset)
+inline constexpr std::uint8_t write_output_port =
+    0xd1;  ///< the next data byte becomes the output port (bit 0 clear: reset)
 inline constexpr std::uint8_t write_keyboard_output = 0xd2;  ///< the next data byte comes back as keyboard data
 inline constexpr std::uint8_t write_aux_output = 0xd3;       ///< the next data byte is swallowed (no aux port)
 inline constexpr std::uint8_t write_aux = 0xd4;              ///< the next data byte is swallowed (no aux port)
-inline constexpr std::uint8_t cpu_reset = 0xfe;  ///< pulses the reset line: fires the reset trigger once
+inline constexpr std::uint8_t cpu_reset = 0xfe;              ///< pulses the reset line: fires the reset trigger once
 }  // namespace i8042_command
 
 /// What the controller is connected to; either trigger may be null.

@@ -58,7 +58,8 @@ class system_time_source final : public time_source {
 class fixed_time_source final : public time_source {
  public:
   /// Reports `time` until set() changes it.
-  explicit fixed_time_source(std::chrono::system_clock::time_point time) noexcept : rep_{time.time_since_epoch().count()} {}
+  explicit fixed_time_source(std::chrono::system_clock::time_point time) noexcept
+      : rep_{time.time_since_epoch().count()} {}
 
   /// The time last set.
   [[nodiscard]] auto now() const -> std::chrono::system_clock::time_point override;

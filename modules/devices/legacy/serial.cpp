@@ -54,7 +54,7 @@ constexpr std::uint8_t msr_dsr = 0x20;
 constexpr std::uint8_t msr_ri = 0x40;
 constexpr std::uint8_t msr_dcd = 0x80;
 constexpr std::uint8_t msr_connected = msr_dcd | msr_dsr | msr_cts;  // a peer that is always there
-constexpr std::uint8_t divisor_9600_baud = 12;                        // 115200 / 9600
+constexpr std::uint8_t divisor_9600_baud = 12;                       // 115200 / 9600
 
 // The modem status lines MCR drives in loopback mode: RTS→CTS, DTR→DSR, OUT1→RI, OUT2→DCD.
 constexpr auto looped_lines(std::uint8_t mcr) -> std::uint8_t {
@@ -124,8 +124,7 @@ void memory_output::clear() {
   bytes_.clear();
 }
 
-serial::serial(serial_options options)
-    : output_{std::move(options.output)}, interrupt_{std::move(options.interrupt)} {
+serial::serial(serial_options options) : output_{std::move(options.output)}, interrupt_{std::move(options.interrupt)} {
   regs_.lcr = lcr_default;
   regs_.mcr = mcr_out2;
   regs_.msr = msr_connected;

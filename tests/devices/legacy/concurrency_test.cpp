@@ -37,7 +37,8 @@ BOOST_AUTO_TEST_CASE(writers_readers_and_host_input_race_without_losing_bytes) {
       std::size_t sent = 0;
       const std::array chunk{std::byte{'x'}, std::byte{'y'}, std::byte{'z'}};
       while (sent < input_bytes) {
-        const auto accepted = rig.uart.enqueue_input(std::span{chunk}.first(std::min<std::size_t>(3, input_bytes - sent)));
+        const auto accepted =
+            rig.uart.enqueue_input(std::span{chunk}.first(std::min<std::size_t>(3, input_bytes - sent)));
         sent += accepted.value_or(0);
         if (!accepted) {
           std::this_thread::yield();

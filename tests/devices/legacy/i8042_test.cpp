@@ -207,8 +207,8 @@ BOOST_AUTO_TEST_CASE(cpu_reset_command_fires_reset_exactly_once) {
 }
 
 BOOST_AUTO_TEST_CASE(cpu_reset_through_an_event_fd_makes_it_readable) {
-  auto trigger = std::make_shared<vmm::device::event_fd_trigger>(
-      vmm::sys::event_fd::create({.nonblocking = true}).value());
+  auto trigger =
+      std::make_shared<vmm::device::event_fd_trigger>(vmm::sys::event_fd::create({.nonblocking = true}).value());
   legacy::i8042 kbc{{.reset = trigger}};
   out(kbc, 0, cmd::cpu_reset, legacy::i8042_command_port);
   BOOST_TEST(trigger->event().read().value() == 1U);

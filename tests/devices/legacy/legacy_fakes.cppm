@@ -56,8 +56,7 @@ inline void out(vmm::device::bus_device& device, std::uint64_t offset, std::uint
 
 /// A serial device with a memory output and a counting trigger, for the tests to poke.
 struct serial_rig {
-  std::shared_ptr<vmm::devices::legacy::memory_output> output =
-      std::make_shared<vmm::devices::legacy::memory_output>();
+  std::shared_ptr<vmm::devices::legacy::memory_output> output = std::make_shared<vmm::devices::legacy::memory_output>();
   std::shared_ptr<counting_trigger> irq = std::make_shared<counting_trigger>();
   vmm::devices::legacy::serial uart{{.output = output, .interrupt = irq}};
 };

@@ -180,8 +180,7 @@ BOOST_AUTO_TEST_CASE(full_output_queue_refuses_host_bytes_and_drops_responses) {
   legacy::i8042 kbc;
   const std::vector<std::byte> keys(legacy::i8042_output_queue_size + 3, std::byte{0x1e});
   BOOST_TEST(kbc.enqueue_keyboard(keys).value() == legacy::i8042_output_queue_size);
-  BOOST_TEST(vmm::testing::error_of(kbc.enqueue_keyboard(keys)) ==
-             make_error_code(legacy::errc::keyboard_buffer_full));
+  BOOST_TEST(vmm::testing::error_of(kbc.enqueue_keyboard(keys)) == make_error_code(legacy::errc::keyboard_buffer_full));
   out(kbc, 0, legacy::i8042_command::self_test, legacy::i8042_command_port);  // no room for 0x55
   BOOST_TEST(kbc.metrics().dropped_output == 3U + keys.size() + 1U);
   for (std::size_t i = 0; i < legacy::i8042_output_queue_size; ++i) {

@@ -388,7 +388,7 @@ BOOST_AUTO_TEST_SUITE(serial_modem)
 
 BOOST_AUTO_TEST_CASE(msr_reports_a_connected_peer_after_reset) {
   serial_rig rig;
-  BOOST_TEST(in(rig.uart, reg::modem_status) == 0xb0U);  // DCD, DSR, CTS
+  BOOST_TEST(in(rig.uart, reg::modem_status) == 0xb0U);   // DCD, DSR, CTS
   BOOST_TEST(in(rig.uart, reg::modem_control) == 0x08U);  // OUT2
 }
 
@@ -424,10 +424,10 @@ BOOST_AUTO_TEST_CASE(modem_lines_follow_mcr_like_linux_8250_probe_expects) {
   serial_rig rig;
   out(rig.uart, reg::modem_control, mcr_loop | 0x0a);  // loop, OUT2, RTS: Linux checks MSR & 0xf0 == 0x90
   BOOST_TEST((in(rig.uart, reg::modem_status) & 0xf0U) == 0x90U);
-  out(rig.uart, reg::modem_control, mcr_loop | 0x05);  // OUT1, DTR → RI, DSR
+  out(rig.uart, reg::modem_control, mcr_loop | 0x05);              // OUT1, DTR → RI, DSR
   BOOST_TEST(in(rig.uart, reg::modem_status) == (0x60U | 0x0bU));  // RI, DSR; DCTS, DDSR, DDCD
-  out(rig.uart, reg::modem_control, mcr_loop);  // RI falls: trailing edge
-  BOOST_TEST(in(rig.uart, reg::modem_status) == 0x06U);  // TERI, DDSR
+  out(rig.uart, reg::modem_control, mcr_loop);                     // RI falls: trailing edge
+  BOOST_TEST(in(rig.uart, reg::modem_status) == 0x06U);            // TERI, DDSR
 }
 
 BOOST_AUTO_TEST_CASE(leaving_loopback_restores_the_connected_lines_and_output) {
