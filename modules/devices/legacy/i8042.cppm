@@ -41,8 +41,12 @@ struct i8042_options {
   /// Fired once per CPU-reset request (command 0xfe, any pulse command 0xf0-0xfe with bit 0 clear, or an output
   /// port write with bit 0 clear). A VMM passes a vmm::device::event_fd_trigger and stops the VM when its eventfd
   /// becomes readable.
+  // {} keeps designated initializers that omit this member free of -Wmissing-designated-field-initializers.
+  // NOLINTNEXTLINE(readability-redundant-member-init)
   std::shared_ptr<vmm::device::interrupt_trigger> reset{};
   /// IRQ 1: raised when a byte reaches the output buffer while command byte bit 0 enables keyboard interrupts.
+  // {} keeps designated initializers that omit this member free of -Wmissing-designated-field-initializers.
+  // NOLINTNEXTLINE(readability-redundant-member-init)
   std::shared_ptr<vmm::device::interrupt_trigger> keyboard_interrupt{};
   /// The absolute port numbers the device answers on (it decodes base + offset, see i8042).
   std::uint16_t data_port = i8042_data_port;

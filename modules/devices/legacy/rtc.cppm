@@ -72,6 +72,8 @@ class fixed_time_source final : public time_source {
 
 /// What the RTC reads; null means the host's clock.
 struct rtc_options {
+  // {} keeps designated initializers that omit this member free of -Wmissing-designated-field-initializers.
+  // NOLINTNEXTLINE(readability-redundant-member-init)
   std::shared_ptr<time_source> clock{};  ///< the time the clock registers show
 };
 

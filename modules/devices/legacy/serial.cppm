@@ -100,7 +100,11 @@ class memory_output final : public serial_output {
 /// What the UART is connected to. Either may be null: no output (transmitted bytes are counted and dropped), no
 /// interrupt line (a polling guest still works).
 struct serial_options {
-  std::shared_ptr<serial_output> output{};                      ///< where THR writes go
+  // {} keeps designated initializers that omit this member free of -Wmissing-designated-field-initializers.
+  // NOLINTNEXTLINE(readability-redundant-member-init)
+  std::shared_ptr<serial_output> output{};  ///< where THR writes go
+  // {} keeps designated initializers that omit this member free of -Wmissing-designated-field-initializers.
+  // NOLINTNEXTLINE(readability-redundant-member-init)
   std::shared_ptr<vmm::device::interrupt_trigger> interrupt{};  ///< the UART's interrupt line (COM1: IRQ 4)
 };
 
