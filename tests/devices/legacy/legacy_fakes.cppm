@@ -1,5 +1,7 @@
 // legacy_fakes — what the vmm.devices.legacy tests plug into the devices: triggers that count or fail, an output
 // that fails, and one-byte register access helpers.
+module;
+#include <cerrno>
 export module legacy_fakes;
 import std;
 import vmm.sys;
@@ -14,11 +16,10 @@ class counting_trigger final : public vmm::device::interrupt_trigger {
   [[nodiscard]] auto trigger() -> vmm::result<void> override {
     calls.fetch_add(1);
     if (failing.load()) {
-      return vmm::os_failure(EAGAIN_value);
+      return vmm::os_failure(EAGAIN);
     }
     return {};
   }
-  static constexpr int EAGAIN_value = 11;  // NOLINT(readability-identifier-naming): errno's name
   std::atomic<std::uint64_t> calls{0};
   std::atomic<bool> failing{false};
 };
@@ -28,7 +29,7 @@ class failing_output final : public vmm::devices::legacy::serial_output {
  public:
   [[nodiscard]] auto write(std::span<const std::byte> /*bytes*/) -> vmm::result<void> override {
     calls.fetch_add(1);
-    return vmm::os_failure(5);  // EIO
+    return vmm::os_failure(EIO);
   }
   std::atomic<std::uint64_t> calls{0};
 };
