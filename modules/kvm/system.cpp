@@ -76,34 +76,34 @@ auto kvm::vcpu_mmap_size() const -> result<std::size_t> {
 }
 
 auto kvm::supported_cpuid() const -> result<std::vector<cpuid_entry>> {
-  return query_list<::kvm_cpuid2, ::kvm_cpuid_entry2, &::kvm_cpuid2::nent>(fd_, KVM_GET_SUPPORTED_CPUID, 64);
+  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_supported_cpuid, 64);
 }
 
 auto kvm::emulated_cpuid() const -> result<std::vector<cpuid_entry>> {
-  return query_list<::kvm_cpuid2, ::kvm_cpuid_entry2, &::kvm_cpuid2::nent>(fd_, KVM_GET_EMULATED_CPUID, 64);
+  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_emulated_cpuid, 64);
 }
 
 auto kvm::msr_index_list() const -> result<std::vector<std::uint32_t>> {
-  return query_list<::kvm_msr_list, std::uint32_t, &::kvm_msr_list::nmsrs>(fd_, KVM_GET_MSR_INDEX_LIST, 0);
+  return query_list<abi::msr_list_header, std::uint32_t, &abi::msr_list_header::nmsrs>(fd_, abi::get_msr_index_list, 0);
 }
 
 auto kvm::feature_msr_list() const -> result<std::vector<std::uint32_t>> {
   if (auto supported = check_extension(cap::get_msr_features); !supported || *supported == 0) {
     return failure(errc::capability_missing);
   }
-  return query_list<::kvm_msr_list, std::uint32_t, &::kvm_msr_list::nmsrs>(fd_, KVM_GET_MSR_FEATURE_INDEX_LIST, 0);
+  return query_list<abi::msr_list_header, std::uint32_t, &abi::msr_list_header::nmsrs>(fd_, abi::get_msr_feature_index_list, 0);
 }
 
 auto kvm::get_feature_msrs(std::span<msr_entry> entries) const -> result<std::size_t> {
   if (entries.size() > max_msr_entries) {
     return failure(errc::too_many_entries);
   }
-  std::vector<std::uint64_t> words((sizeof(::kvm_msrs) + (entries.size() * sizeof(::kvm_msr_entry))) / 8);
-  auto* header = reinterpret_cast<::kvm_msrs*>(words.data());  // NOLINT(*-reinterpret-cast)
+  std::vector<std::uint64_t> words((sizeof(abi::msrs_header) + (entries.size() * sizeof(::kvm_msr_entry))) / 8);
+  auto* header = reinterpret_cast<abi::msrs_header*>(words.data());  // NOLINT(*-reinterpret-cast)
   header->nmsrs = static_cast<std::uint32_t>(entries.size());
   auto* first = reinterpret_cast<::kvm_msr_entry*>(header + 1);  // NOLINT(*-reinterpret-cast, *-pointer-arithmetic)
   std::ranges::copy(entries, first);
-  const auto done = sys::ioctl_with_ptr(fd_, KVM_GET_MSRS, header);
+  const auto done = sys::ioctl_with_ptr(fd_, abi::get_msrs, header);
   if (!done) {
     return std::unexpected(done.error());
   }

@@ -4,10 +4,16 @@
 // The register structures are the kernel's own (kvm-bindings' role): their layout is the ABI, so a value read from
 // one kernel can be written to another. The names below are aliases, not copies, so fields keep the kernel's names
 // (regs.rax, sregs.cr0, cpuid_entry.function).
+//
+// The kernel structures with a flexible array (kvm_msrs, kvm_cpuid2, kvm_msr_list, kvm_irq_routing, kvm_xsave) are
+// NOT used from the headers: their __DECLARE_FLEX_ARRAY puts an empty struct before the array, which is 0 bytes in C
+// and 1 byte in C++, so in C++ the array starts 8 bytes late and sizeof (hence the _IOWR request number the header
+// macros compute, such as KVM_GET_MSRS) differs from the kernel's. abi:: below has the C layouts and requests.
 module;
 #include <linux/kvm.h>
 export module vmm.kvm:types;
 import std;
+import vmm.sys;
 
 export namespace vmm::kvm {
 
@@ -129,3 +135,48 @@ inline constexpr std::uint32_t ioapic = KVM_IRQCHIP_IOAPIC;
 }  // namespace irqchip
 
 }  // namespace vmm::kvm
+
+// Not exported: the C layouts of the flexible-array headers and the requests that use them (see the file comment).
+namespace vmm::kvm::abi {
+
+struct msrs_header {  // struct kvm_msrs before entries[]
+  std::uint32_t nmsrs;
+  std::uint32_t pad;
+};
+struct cpuid2_header {  // struct kvm_cpuid2 before entries[]
+  std::uint32_t nent;
+  std::uint32_t padding;
+};
+struct msr_list_header {  // struct kvm_msr_list before indices[]
+  std::uint32_t nmsrs;
+};
+struct irq_routing_header {  // struct kvm_irq_routing before entries[]
+  std::uint32_t nr;
+  std::uint32_t flags;
+};
+
+inline constexpr auto get_msr_index_list = sys::iowr<msr_list_header>(KVMIO, 0x02);
+inline constexpr auto get_supported_cpuid = sys::iowr<cpuid2_header>(KVMIO, 0x05);
+inline constexpr auto get_emulated_cpuid = sys::iowr<cpuid2_header>(KVMIO, 0x09);
+inline constexpr auto get_msr_feature_index_list = sys::iowr<msr_list_header>(KVMIO, 0x0a);
+inline constexpr auto set_gsi_routing = sys::iow<irq_routing_header>(KVMIO, 0x6a);
+inline constexpr auto get_msrs = sys::iowr<msrs_header>(KVMIO, 0x88);
+inline constexpr auto set_msrs = sys::iow<msrs_header>(KVMIO, 0x89);
+inline constexpr auto set_cpuid2 = sys::iow<cpuid2_header>(KVMIO, 0x90);
+inline constexpr auto get_cpuid2 = sys::iowr<cpuid2_header>(KVMIO, 0x91);
+inline constexpr auto get_xsave = sys::ior<xsave>(KVMIO, 0xa4);
+inline constexpr auto set_xsave = sys::iow<xsave>(KVMIO, 0xa5);
+
+// The values C programs (QEMU, the kernel's selftests) use, as strace shows them.
+static_assert(get_msr_index_list == 0xc004ae02);
+static_assert(get_supported_cpuid == 0xc008ae05);
+static_assert(set_gsi_routing == 0x4008ae6a);
+static_assert(get_msrs == 0xc008ae88);
+static_assert(set_cpuid2 == 0x4008ae90);
+static_assert(get_xsave == 0x9000aea4);
+// The entries themselves have no flexible arrays, so their C++ layout is the kernel's.
+static_assert(sizeof(::kvm_msr_entry) == 16);
+static_assert(sizeof(::kvm_cpuid_entry2) == 40);
+static_assert(sizeof(::kvm_irq_routing_entry) == 48);
+
+}  // namespace vmm::kvm::abi

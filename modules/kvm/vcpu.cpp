@@ -61,7 +61,7 @@ auto msr_call(sys::borrowed_fd fd, unsigned long request, std::span<msr_entry> e
   if (entries.size() > max_msr_entries) {
     return failure(errc::too_many_entries);
   }
-  fam_buffer<::kvm_msrs, ::kvm_msr_entry> buffer{entries.size()};
+  fam_buffer<abi::msrs_header, ::kvm_msr_entry> buffer{entries.size()};
   buffer.header()->nmsrs = static_cast<std::uint32_t>(entries.size());
   std::ranges::copy(entries, buffer.entries());
   const auto done = sys::ioctl_with_ptr(fd, request, buffer.header());
@@ -154,8 +154,8 @@ auto vcpu::get_fpu() const -> result<fpu> { return get_state<fpu>(fd_, KVM_GET_F
 auto vcpu::set_fpu(const fpu& value) const -> result<void> { return set_state(fd_, KVM_SET_FPU, value); }
 auto vcpu::get_lapic() const -> result<lapic_state> { return get_state<lapic_state>(fd_, KVM_GET_LAPIC); }
 auto vcpu::set_lapic(const lapic_state& value) const -> result<void> { return set_state(fd_, KVM_SET_LAPIC, value); }
-auto vcpu::get_xsave() const -> result<xsave> { return get_state<xsave>(fd_, KVM_GET_XSAVE); }
-auto vcpu::set_xsave(const xsave& value) const -> result<void> { return set_state(fd_, KVM_SET_XSAVE, value); }
+auto vcpu::get_xsave() const -> result<xsave> { return get_state<xsave>(fd_, abi::get_xsave); }
+auto vcpu::set_xsave(const xsave& value) const -> result<void> { return set_state(fd_, abi::set_xsave, value); }
 auto vcpu::get_xcrs() const -> result<xcrs> { return get_state<xcrs>(fd_, KVM_GET_XCRS); }
 auto vcpu::set_xcrs(const xcrs& value) const -> result<void> { return set_state(fd_, KVM_SET_XCRS, value); }
 auto vcpu::get_mp_state() const -> result<mp_state> { return get_state<mp_state>(fd_, KVM_GET_MP_STATE); }
@@ -174,32 +174,32 @@ auto vcpu::set_debugregs(const debugregs& value) const -> result<void> {
 }
 
 auto vcpu::get_msrs(std::span<msr_entry> entries) const -> result<std::size_t> {
-  return msr_call(fd_, KVM_GET_MSRS, entries);
+  return msr_call(fd_, abi::get_msrs, entries);
 }
 
 auto vcpu::set_msrs(std::span<const msr_entry> entries) const -> result<std::size_t> {
   // KVM_SET_MSRS only reads the entries; msr_call copies them into its own buffer and copies back only for reads.
   std::vector<msr_entry> copy{entries.begin(), entries.end()};
-  return msr_call(fd_, KVM_SET_MSRS, copy);
+  return msr_call(fd_, abi::set_msrs, copy);
 }
 
 auto vcpu::set_cpuid2(std::span<const cpuid_entry> entries) const -> result<void> {
   if (entries.size() > max_cpuid_entries) {
     return failure(errc::too_many_entries);
   }
-  fam_buffer<::kvm_cpuid2, ::kvm_cpuid_entry2> buffer{entries.size()};
+  fam_buffer<abi::cpuid2_header, ::kvm_cpuid_entry2> buffer{entries.size()};
   buffer.header()->nent = static_cast<std::uint32_t>(entries.size());
   std::ranges::copy(entries, buffer.entries());
-  if (auto r = sys::ioctl_with_ptr(fd_, KVM_SET_CPUID2, buffer.header()); !r) {
+  if (auto r = sys::ioctl_with_ptr(fd_, abi::set_cpuid2, buffer.header()); !r) {
     return std::unexpected(r.error());
   }
   return {};
 }
 
 auto vcpu::get_cpuid2() const -> result<std::vector<cpuid_entry>> {
-  fam_buffer<::kvm_cpuid2, ::kvm_cpuid_entry2> buffer{max_cpuid_entries};
+  fam_buffer<abi::cpuid2_header, ::kvm_cpuid_entry2> buffer{max_cpuid_entries};
   buffer.header()->nent = static_cast<std::uint32_t>(max_cpuid_entries);
-  if (auto r = sys::ioctl_with_ptr(fd_, KVM_GET_CPUID2, buffer.header()); !r) {
+  if (auto r = sys::ioctl_with_ptr(fd_, abi::get_cpuid2, buffer.header()); !r) {
     return std::unexpected(r.error());
   }
   const auto count = std::min<std::size_t>(buffer.header()->nent, max_cpuid_entries);

@@ -240,12 +240,12 @@ auto vm::set_gsi_routing(std::span<const gsi_route> routes) const -> result<void
     return failure(errc::too_many_entries);
   }
   // kvm_irq_routing (8 bytes: nr, flags) followed by the entries, in 8-byte-aligned zeroed storage.
-  std::vector<std::uint64_t> words((sizeof(::kvm_irq_routing) + (routes.size() * sizeof(::kvm_irq_routing_entry))) /
-                                   sizeof(std::uint64_t));
-  auto* table = reinterpret_cast<::kvm_irq_routing*>(words.data());  // NOLINT(*-reinterpret-cast)
+  std::vector<std::uint64_t> words(
+      (sizeof(abi::irq_routing_header) + (routes.size() * sizeof(::kvm_irq_routing_entry))) / sizeof(std::uint64_t));
+  auto* table = reinterpret_cast<abi::irq_routing_header*>(words.data());  // NOLINT(*-reinterpret-cast)
   table->nr = static_cast<std::uint32_t>(routes.size());
   auto* entries = reinterpret_cast<::kvm_irq_routing_entry*>(  // NOLINT(*-reinterpret-cast)
-      reinterpret_cast<std::byte*>(words.data()) + sizeof(::kvm_irq_routing));  // NOLINT(*-reinterpret-cast)
+      reinterpret_cast<std::byte*>(words.data()) + sizeof(abi::irq_routing_header));  // NOLINT(*-reinterpret-cast)
   for (std::size_t i = 0; i < routes.size(); ++i) {
     auto& entry = entries[i];  // NOLINT(*-pointer-arithmetic): i < routes.size(), the storage holds them all
     if (const auto* chip = std::get_if<irqchip_route>(&routes[i])) {
@@ -264,7 +264,7 @@ auto vm::set_gsi_routing(std::span<const gsi_route> routes) const -> result<void
       entry.u.msi.devid = msi.message.devid;
     }
   }
-  return done(sys::ioctl_with_ptr(fd_, KVM_SET_GSI_ROUTING, table));
+  return done(sys::ioctl_with_ptr(fd_, abi::set_gsi_routing, table));
 }
 
 auto vm::signal_msi(const msi_message& message) const -> result<int> {
