@@ -12,6 +12,8 @@ namespace {
 // Bounds on the buffer growth for the list queries: far above what any kernel reports, so a kernel that kept
 // answering E2BIG cannot make us allocate without limit.
 constexpr std::size_t max_list_entries = 65536;
+// The first CPUID buffer: small, so the E2BIG growth runs on every host (and is tested); 3 calls reach 64 entries.
+constexpr std::size_t initial_cpuid_entries = 16;
 
 // Calls a "list with a count header" request, growing the buffer on E2BIG (the kernel may also write the size it
 // needs into the count field).
@@ -76,11 +78,11 @@ auto kvm::vcpu_mmap_size() const -> result<std::size_t> {
 }
 
 auto kvm::supported_cpuid() const -> result<std::vector<cpuid_entry>> {
-  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_supported_cpuid, 64);
+  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_supported_cpuid, initial_cpuid_entries);
 }
 
 auto kvm::emulated_cpuid() const -> result<std::vector<cpuid_entry>> {
-  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_emulated_cpuid, 64);
+  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_emulated_cpuid, initial_cpuid_entries);
 }
 
 auto kvm::msr_index_list() const -> result<std::vector<std::uint32_t>> {
