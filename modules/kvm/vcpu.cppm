@@ -66,7 +66,7 @@ class vcpu {
   [[nodiscard]] auto set_sregs(const sregs& value) const -> result<void>;
   [[nodiscard]] auto get_fpu() const -> result<fpu>;
   [[nodiscard]] auto set_fpu(const fpu& value) const -> result<void>;
-  /// The local APIC registers. Errors: ENXIO without an in-kernel irqchip (vm::create_irqchip).
+  /// The local APIC registers. Errors: EINVAL without an in-kernel irqchip (vm::create_irqchip).
   [[nodiscard]] auto get_lapic() const -> result<lapic_state>;
   [[nodiscard]] auto set_lapic(const lapic_state& value) const -> result<void>;
   [[nodiscard]] auto get_xsave() const -> result<xsave>;
