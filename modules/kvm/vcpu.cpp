@@ -8,11 +8,19 @@ import vmm.sys;
 
 namespace vmm::kvm {
 
+// The handshake between run() and vcpu_stopper::stop(), without a lock on run()'s path (all seq_cst):
+//   run():  runner = self; in_run = true; KVM_RUN; in_run = false; wait while kickers != 0
+//   stop(): immediate_exit = 1; ++kickers; if (in_run) kick(runner); --kickers
+// A stop that sees in_run false set immediate_exit before that load, so a run() that starts later (its in_run store
+// is later in the total order, its KVM_RUN later still) finds the flag. A stop that sees in_run true kicks while
+// kickers > 0, and run() cannot pass its kickers check (its in_run = false comes after the stop's load) until the
+// kick is sent, so the kicked thread is alive. Dekker's pattern: it needs the single total order of seq_cst.
 struct run_state {
   explicit run_state(sys::mapping m) noexcept : map{std::move(m)} {}
   sys::mapping map;  // the kvm_run area; lives as long as the vcpu or any stopper
-  std::mutex mutex;
-  std::optional<::pthread_t> runner;  // the thread inside run(), guarded by `mutex`
+  std::atomic<::pthread_t> runner{};  // the thread that last entered run(); read only while in_run
+  std::atomic<bool> in_run{false};
+  std::atomic<std::uint32_t> kickers{0};  // stoppers between their in_run check and their kick
 
   [[nodiscard]] auto run() const noexcept -> ::kvm_run& {
     // The mapping holds at least a kvm_run (checked in vcpu::from_fd) and is page-aligned.
@@ -79,12 +87,14 @@ auto vcpu_stopper::stop() const -> result<void> {
   // First the flag, then the kick (see the module comment): a run() that has not yet reached KVM's check sees the
   // flag, one that is past it is in the kernel and gets the signal.
   std::atomic_ref<std::uint8_t>{state_->run().immediate_exit}.store(1, std::memory_order_seq_cst);
-  const std::scoped_lock lock{state_->mutex};
-  if (state_->runner) {
-    // The runner cannot leave run() (and its thread cannot exit) while this lock is held, so the handle is live.
-    return sys::kick_thread(*state_->runner, signal_);
+  state_->kickers.fetch_add(1, std::memory_order_seq_cst);
+  result<void> kicked;
+  if (state_->in_run.load(std::memory_order_seq_cst)) {
+    // The runner cannot leave run() (so its thread cannot exit) until kickers drops back, so the handle is live.
+    kicked = sys::kick_thread(state_->runner.load(std::memory_order_relaxed), signal_);  // ordered by in_run
   }
-  return {};
+  state_->kickers.fetch_sub(1, std::memory_order_seq_cst);
+  return kicked;
 }
 
 vcpu::vcpu(sys::unique_fd fd, std::shared_ptr<run_state> state, sys::mapping ring) noexcept
@@ -118,14 +128,13 @@ auto vcpu::run_area() const noexcept -> std::span<std::byte> {
 }
 
 auto vcpu::run() -> result<vcpu_exit> {
-  {
-    const std::scoped_lock lock{state_->mutex};
-    state_->runner = ::pthread_self();
-  }
+  auto& state = *state_;
+  state.runner.store(::pthread_self(), std::memory_order_relaxed);  // published by the in_run store below
+  state.in_run.store(true, std::memory_order_seq_cst);
   const auto ran = sys::ioctl(fd_, KVM_RUN);
-  {
-    const std::scoped_lock lock{state_->mutex};
-    state_->runner.reset();
+  state.in_run.store(false, std::memory_order_seq_cst);
+  while (state.kickers.load(std::memory_order_seq_cst) != 0) [[unlikely]] {
+    std::this_thread::yield();  // a stopper is sending the kick signal to this thread: stay alive until it has
   }
   if (!ran) {
     if (ran.error() == std::errc::interrupted) {
