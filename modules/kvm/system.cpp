@@ -27,15 +27,15 @@ auto query_list(sys::borrowed_fd fd, unsigned long request, std::size_t initial)
     const auto r = sys::ioctl_with_ptr(fd, request, header);
     if (r) {
       const auto count = std::min<std::size_t>(header->*Count, capacity);
-      const auto* first = reinterpret_cast<const Entry*>(  // NOLINT(*-reinterpret-cast)
+      const auto* first = reinterpret_cast<const Entry*>(                      // NOLINT(*-reinterpret-cast)
           reinterpret_cast<const std::byte*>(words.data()) + sizeof(Header));  // NOLINT(*-reinterpret-cast)
-      return std::vector<Entry>(first, first + count);  // NOLINT(*-pointer-arithmetic)
+      return std::vector<Entry>(first, first + count);                         // NOLINT(*-pointer-arithmetic)
     }
     if (r.error() != std::errc::argument_list_too_long || capacity >= max_list_entries) {
       return std::unexpected(r.error());
     }
-    capacity = std::clamp<std::size_t>(std::max<std::size_t>(header->*Count, capacity * 2), capacity + 1,
-                                       max_list_entries);
+    capacity =
+        std::clamp<std::size_t>(std::max<std::size_t>(header->*Count, capacity * 2), capacity + 1, max_list_entries);
   }
 }
 
@@ -78,11 +78,13 @@ auto kvm::vcpu_mmap_size() const -> result<std::size_t> {
 }
 
 auto kvm::supported_cpuid() const -> result<std::vector<cpuid_entry>> {
-  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_supported_cpuid, initial_cpuid_entries);
+  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_supported_cpuid,
+                                                                                       initial_cpuid_entries);
 }
 
 auto kvm::emulated_cpuid() const -> result<std::vector<cpuid_entry>> {
-  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_emulated_cpuid, initial_cpuid_entries);
+  return query_list<abi::cpuid2_header, ::kvm_cpuid_entry2, &abi::cpuid2_header::nent>(fd_, abi::get_emulated_cpuid,
+                                                                                       initial_cpuid_entries);
 }
 
 auto kvm::msr_index_list() const -> result<std::vector<std::uint32_t>> {
@@ -93,7 +95,8 @@ auto kvm::feature_msr_list() const -> result<std::vector<std::uint32_t>> {
   if (auto supported = check_extension(cap::get_msr_features); !supported || *supported == 0) {
     return failure(errc::capability_missing);
   }
-  return query_list<abi::msr_list_header, std::uint32_t, &abi::msr_list_header::nmsrs>(fd_, abi::get_msr_feature_index_list, 0);
+  return query_list<abi::msr_list_header, std::uint32_t, &abi::msr_list_header::nmsrs>(
+      fd_, abi::get_msr_feature_index_list, 0);
 }
 
 auto kvm::get_feature_msrs(std::span<msr_entry> entries) const -> result<std::size_t> {

@@ -17,7 +17,7 @@ namespace vmm::kvm {
 // kick is sent, so the kicked thread is alive. Dekker's pattern: it needs the single total order of seq_cst.
 struct run_state {
   explicit run_state(sys::mapping m) noexcept : map{std::move(m)} {}
-  sys::mapping map;  // the kvm_run area; lives as long as the vcpu or any stopper
+  sys::mapping map;                   // the kvm_run area; lives as long as the vcpu or any stopper
   std::atomic<::pthread_t> runner{};  // the thread that last entered run(); read only while in_run
   std::atomic<bool> in_run{false};
   std::atomic<std::uint32_t> kickers{0};  // stoppers between their in_run check and their kick
@@ -101,7 +101,8 @@ vcpu::vcpu(sys::unique_fd fd, std::shared_ptr<run_state> state, sys::mapping rin
     : fd_{std::move(fd)},
       state_{std::move(state)},
       run_area_{state_->map.data(), state_->map.size()},
-      ring_{std::move(ring)} {}
+      ring_{std::move(ring)} {
+}
 
 auto vcpu::from_fd(sys::unique_fd fd, std::size_t mmap_size, std::size_t dirty_ring_bytes) -> result<vcpu> {
   if (mmap_size < sizeof(::kvm_run)) {
@@ -155,19 +156,45 @@ auto vcpu::stopper(int signal) -> result<vcpu_stopper> {
   return vcpu_stopper{state_, signal};
 }
 
-auto vcpu::get_regs() const -> result<regs> { return get_state<regs>(fd_, KVM_GET_REGS); }
-auto vcpu::set_regs(const regs& value) const -> result<void> { return set_state(fd_, KVM_SET_REGS, value); }
-auto vcpu::get_sregs() const -> result<sregs> { return get_state<sregs>(fd_, KVM_GET_SREGS); }
-auto vcpu::set_sregs(const sregs& value) const -> result<void> { return set_state(fd_, KVM_SET_SREGS, value); }
-auto vcpu::get_fpu() const -> result<fpu> { return get_state<fpu>(fd_, KVM_GET_FPU); }
-auto vcpu::set_fpu(const fpu& value) const -> result<void> { return set_state(fd_, KVM_SET_FPU, value); }
-auto vcpu::get_lapic() const -> result<lapic_state> { return get_state<lapic_state>(fd_, KVM_GET_LAPIC); }
-auto vcpu::set_lapic(const lapic_state& value) const -> result<void> { return set_state(fd_, KVM_SET_LAPIC, value); }
-auto vcpu::get_xsave() const -> result<xsave> { return get_state<xsave>(fd_, abi::get_xsave); }
-auto vcpu::set_xsave(const xsave& value) const -> result<void> { return set_state(fd_, abi::set_xsave, value); }
-auto vcpu::get_xcrs() const -> result<xcrs> { return get_state<xcrs>(fd_, KVM_GET_XCRS); }
-auto vcpu::set_xcrs(const xcrs& value) const -> result<void> { return set_state(fd_, KVM_SET_XCRS, value); }
-auto vcpu::get_mp_state() const -> result<mp_state> { return get_state<mp_state>(fd_, KVM_GET_MP_STATE); }
+auto vcpu::get_regs() const -> result<regs> {
+  return get_state<regs>(fd_, KVM_GET_REGS);
+}
+auto vcpu::set_regs(const regs& value) const -> result<void> {
+  return set_state(fd_, KVM_SET_REGS, value);
+}
+auto vcpu::get_sregs() const -> result<sregs> {
+  return get_state<sregs>(fd_, KVM_GET_SREGS);
+}
+auto vcpu::set_sregs(const sregs& value) const -> result<void> {
+  return set_state(fd_, KVM_SET_SREGS, value);
+}
+auto vcpu::get_fpu() const -> result<fpu> {
+  return get_state<fpu>(fd_, KVM_GET_FPU);
+}
+auto vcpu::set_fpu(const fpu& value) const -> result<void> {
+  return set_state(fd_, KVM_SET_FPU, value);
+}
+auto vcpu::get_lapic() const -> result<lapic_state> {
+  return get_state<lapic_state>(fd_, KVM_GET_LAPIC);
+}
+auto vcpu::set_lapic(const lapic_state& value) const -> result<void> {
+  return set_state(fd_, KVM_SET_LAPIC, value);
+}
+auto vcpu::get_xsave() const -> result<xsave> {
+  return get_state<xsave>(fd_, abi::get_xsave);
+}
+auto vcpu::set_xsave(const xsave& value) const -> result<void> {
+  return set_state(fd_, abi::set_xsave, value);
+}
+auto vcpu::get_xcrs() const -> result<xcrs> {
+  return get_state<xcrs>(fd_, KVM_GET_XCRS);
+}
+auto vcpu::set_xcrs(const xcrs& value) const -> result<void> {
+  return set_state(fd_, KVM_SET_XCRS, value);
+}
+auto vcpu::get_mp_state() const -> result<mp_state> {
+  return get_state<mp_state>(fd_, KVM_GET_MP_STATE);
+}
 auto vcpu::set_mp_state(const mp_state& value) const -> result<void> {
   return set_state(fd_, KVM_SET_MP_STATE, value);
 }
@@ -177,7 +204,9 @@ auto vcpu::get_vcpu_events() const -> result<vcpu_events> {
 auto vcpu::set_vcpu_events(const vcpu_events& value) const -> result<void> {
   return set_state(fd_, KVM_SET_VCPU_EVENTS, value);
 }
-auto vcpu::get_debugregs() const -> result<debugregs> { return get_state<debugregs>(fd_, KVM_GET_DEBUGREGS); }
+auto vcpu::get_debugregs() const -> result<debugregs> {
+  return get_state<debugregs>(fd_, KVM_GET_DEBUGREGS);
+}
 auto vcpu::set_debugregs(const debugregs& value) const -> result<void> {
   return set_state(fd_, KVM_SET_DEBUGREGS, value);
 }

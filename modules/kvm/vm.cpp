@@ -58,7 +58,8 @@ auto cloexec(int raw) -> result<sys::unique_fd> {
 }  // namespace
 
 vm::vm(sys::unique_fd fd, std::size_t vcpu_mmap_size)
-    : fd_{std::move(fd)}, vcpu_mmap_size_{vcpu_mmap_size}, slots_{std::make_unique<slot_table>()} {}
+    : fd_{std::move(fd)}, vcpu_mmap_size_{vcpu_mmap_size}, slots_{std::make_unique<slot_table>()} {
+}
 vm::vm(vm&& other) noexcept = default;
 auto vm::operator=(vm&& other) noexcept -> vm& = default;
 vm::~vm() = default;
@@ -244,7 +245,7 @@ auto vm::set_gsi_routing(std::span<const gsi_route> routes) const -> result<void
       (sizeof(abi::irq_routing_header) + (routes.size() * sizeof(::kvm_irq_routing_entry))) / sizeof(std::uint64_t));
   auto* table = reinterpret_cast<abi::irq_routing_header*>(words.data());  // NOLINT(*-reinterpret-cast)
   table->nr = static_cast<std::uint32_t>(routes.size());
-  auto* entries = reinterpret_cast<::kvm_irq_routing_entry*>(  // NOLINT(*-reinterpret-cast)
+  auto* entries = reinterpret_cast<::kvm_irq_routing_entry*>(                         // NOLINT(*-reinterpret-cast)
       reinterpret_cast<std::byte*>(words.data()) + sizeof(abi::irq_routing_header));  // NOLINT(*-reinterpret-cast)
   for (std::size_t i = 0; i < routes.size(); ++i) {
     auto& entry = entries[i];  // NOLINT(*-pointer-arithmetic): i < routes.size(), the storage holds them all

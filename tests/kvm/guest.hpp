@@ -73,8 +73,7 @@ inline void enter_real_mode(const kvm::vcpu& vcpu) {
 }
 
 /// A VM running `code` in real mode, or nullopt (after a message) where /dev/kvm cannot be opened.
-inline auto make_guest(std::span<const std::uint8_t> code, const guest_options& options = {})
-    -> std::optional<guest> {
+inline auto make_guest(std::span<const std::uint8_t> code, const guest_options& options = {}) -> std::optional<guest> {
   auto system = open_system();
   if (!system) {
     return std::nullopt;
@@ -100,8 +99,8 @@ inline auto make_guest(std::span<const std::uint8_t> code, const guest_options& 
   auto vcpu = vm->create_vcpu(0);
   BOOST_TEST_REQUIRE(vcpu.has_value(), vmm::testing::describe(vcpu));
   enter_real_mode(*vcpu);
-  return guest{.system = std::move(*system), .vm = std::move(*vm), .memory = std::move(*memory),
-               .vcpu = std::move(*vcpu)};
+  return guest{
+      .system = std::move(*system), .vm = std::move(*vm), .memory = std::move(*memory), .vcpu = std::move(*vcpu)};
 }
 
 /// One run() with a watchdog: when the guest has not exited within `limit`, the watchdog stops it (and the
@@ -130,8 +129,8 @@ inline auto run_bounded(kvm::vcpu& vcpu, std::chrono::milliseconds limit = run_l
 
 /// The name of the alternative an exit holds, for messages.
 inline auto exit_name(const kvm::vcpu_exit& exit) -> std::string {
-  constexpr std::array names{"io_in",          "io_out",     "mmio_read",   "mmio_write", "halt",   "shutdown",
-                             "system_event",   "internal_error", "fail_entry", "interrupted", "unknown"};
+  constexpr std::array names{"io_in",        "io_out",         "mmio_read",  "mmio_write",  "halt",   "shutdown",
+                             "system_event", "internal_error", "fail_entry", "interrupted", "unknown"};
   static_assert(names.size() == std::variant_size_v<kvm::vcpu_exit>);
   std::string name = names.at(exit.index());
   if (const auto* error = std::get_if<kvm::internal_error>(&exit)) {

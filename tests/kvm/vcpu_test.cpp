@@ -105,8 +105,8 @@ BOOST_AUTO_TEST_CASE(msrs_round_trip_and_count_what_was_done) {
   const auto set = g->vcpu.set_msrs(written);
   BOOST_TEST_REQUIRE(set.has_value(), describe(set));
   BOOST_TEST(*set == 2U);
-  std::array<kvm::msr_entry, 2> read{{{.index = msr_sysenter_cs, .reserved = 0, .data = 0},
-                                      {.index = msr_sysenter_esp, .reserved = 0, .data = 0}}};
+  std::array<kvm::msr_entry, 2> read{
+      {{.index = msr_sysenter_cs, .reserved = 0, .data = 0}, {.index = msr_sysenter_esp, .reserved = 0, .data = 0}}};
   const auto got = g->vcpu.get_msrs(read);
   BOOST_TEST_REQUIRE(got.has_value(), describe(got));
   BOOST_TEST(*got == 2U);
@@ -123,7 +123,8 @@ BOOST_AUTO_TEST_CASE(cpuid2_round_trips_the_leaves_set) {
   BOOST_TEST_REQUIRE(supported.has_value(), describe(supported));
   // Leaves 0 and 1 only: KVM rewrites parts of the full supported list when it is set.
   std::vector<kvm::cpuid_entry> leaves;
-  std::ranges::copy_if(*supported, std::back_inserter(leaves), [](const kvm::cpuid_entry& e) { return e.function <= 1; });
+  std::ranges::copy_if(*supported, std::back_inserter(leaves),
+                       [](const kvm::cpuid_entry& e) { return e.function <= 1; });
   BOOST_TEST_REQUIRE(leaves.size() == 2U);
   leaves[0].ebx = 0x1234'5678;  // a vendor string of our own, so the values read back are the ones set
   BOOST_TEST_REQUIRE(g->vcpu.set_cpuid2(leaves).has_value());

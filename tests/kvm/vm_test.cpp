@@ -218,8 +218,8 @@ BOOST_AUTO_TEST_CASE(pio_write_signals_the_eventfd_without_an_exit) {
     return;
   }
   const auto event = make_event();
-  BOOST_TEST_REQUIRE(g->vm.register_ioevent(event.fd(), {.space = kvm::io_event_space::pio, .address = 0x40}, 1)
-                         .has_value());
+  BOOST_TEST_REQUIRE(
+      g->vm.register_ioevent(event.fd(), {.space = kvm::io_event_space::pio, .address = 0x40}, 1).has_value());
   const auto out = expect_exit<kvm::io_out>(run_bounded(g->vcpu));
   BOOST_TEST(out.port == 0x41);  // the write to 0x40 did not exit
   BOOST_TEST(event.read().value_or(0) == 1U);
@@ -330,8 +330,8 @@ BOOST_AUTO_TEST_CASE(dirty_log_after_a_guest_write_marks_that_page_and_merges_in
 }
 
 BOOST_AUTO_TEST_CASE(manual_protect_keeps_the_log_until_clear_dirty_log) {
-  auto g = make_guest(write_page_3_program,
-                      {.slot_flags = kvm::memory_flags::log_dirty_pages, .manual_dirty_log = true});
+  auto g =
+      make_guest(write_page_3_program, {.slot_flags = kvm::memory_flags::log_dirty_pages, .manual_dirty_log = true});
   if (!g) {
     return;
   }
@@ -369,7 +369,8 @@ BOOST_AUTO_TEST_CASE(dirty_ring_harvests_the_written_page_and_resets) {
   expect_exit<kvm::halt>(run_bounded(g->vcpu));
   const auto pages = g->vcpu.harvest_dirty_ring();
   BOOST_TEST_REQUIRE(pages.has_value(), describe(pages));
-  BOOST_TEST(std::ranges::any_of(*pages, [](const kvm::dirty_page& p) { return p.slot == 0 && p.offset == dirty_page; }));
+  BOOST_TEST(
+      std::ranges::any_of(*pages, [](const kvm::dirty_page& p) { return p.slot == 0 && p.offset == dirty_page; }));
   const auto reset = g->vm.reset_dirty_rings();
   BOOST_TEST_REQUIRE(reset.has_value(), describe(reset));
   BOOST_TEST(*reset >= static_cast<int>(pages->size()));
