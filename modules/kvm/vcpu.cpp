@@ -17,8 +17,8 @@ namespace vmm::kvm {
 // kick is sent, so the kicked thread is alive. Dekker's pattern: it needs the single total order of seq_cst.
 struct run_state {
   explicit run_state(sys::mapping m) noexcept : map{std::move(m)} {}
-  sys::mapping map;                   // the kvm_run area; lives as long as the vcpu or any stopper
-  std::atomic<::pthread_t> runner{};  // the thread that last entered run(); read only while in_run
+  sys::mapping map;                 // the kvm_run area; lives as long as the vcpu or any stopper
+  std::atomic<::pthread_t> runner;  // the thread that last entered run(); read only while in_run
   std::atomic<bool> in_run{false};
   std::atomic<std::uint32_t> kickers{0};  // stoppers between their in_run check and their kick
 
@@ -254,7 +254,7 @@ auto vcpu::harvest_dirty_ring() -> result<std::vector<dirty_page>> {
   std::vector<dirty_page> pages;
   for (std::size_t i = 0; i < count; ++i) {
     auto& gfn = gfns[ring_next_ % count];  // NOLINT(*-pointer-arithmetic): index below count
-    std::atomic_ref<std::uint32_t> flags{gfn.flags};
+    const std::atomic_ref<std::uint32_t> flags{gfn.flags};
     // Acquire: slot and offset were written by KVM before it published the entry as dirty.
     if ((flags.load(std::memory_order_acquire) & KVM_DIRTY_GFN_F_DIRTY) == 0) {
       break;

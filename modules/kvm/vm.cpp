@@ -183,7 +183,7 @@ auto vm::set_identity_map_address(std::uint64_t address) const -> result<void> {
 
 auto vm::set_irq_line(std::uint32_t irq, bool level) const -> result<void> {
   ::kvm_irq_level request{};
-  request.irq = irq;
+  request.irq = irq;  // NOLINT(cppcoreguidelines-pro-type-union-access): the kernel ABI is a C union
   request.level = level ? 1U : 0U;
   return done(sys::ioctl_with_ref(fd_, KVM_IRQ_LINE, request));
 }
@@ -247,6 +247,7 @@ auto vm::set_gsi_routing(std::span<const gsi_route> routes) const -> result<void
   table->nr = static_cast<std::uint32_t>(routes.size());
   auto* entries = reinterpret_cast<::kvm_irq_routing_entry*>(                         // NOLINT(*-reinterpret-cast)
       reinterpret_cast<std::byte*>(words.data()) + sizeof(abi::irq_routing_header));  // NOLINT(*-reinterpret-cast)
+  // NOLINTBEGIN(cppcoreguidelines-pro-type-union-access): kvm_irq_routing_entry's payload is a C union in the ABI
   for (std::size_t i = 0; i < routes.size(); ++i) {
     auto& entry = entries[i];  // NOLINT(*-pointer-arithmetic): i < routes.size(), the storage holds them all
     if (const auto* chip = std::get_if<irqchip_route>(&routes[i])) {
@@ -265,6 +266,7 @@ auto vm::set_gsi_routing(std::span<const gsi_route> routes) const -> result<void
       entry.u.msi.devid = msi.message.devid;
     }
   }
+  // NOLINTEND(cppcoreguidelines-pro-type-union-access)
   return done(sys::ioctl_with_ptr(fd_, abi::set_gsi_routing, table));
 }
 
@@ -291,7 +293,7 @@ auto vm::get_dirty_log(std::uint32_t slot) const -> result<std::vector<std::uint
   std::vector<std::uint64_t> bitmap(static_cast<std::size_t>((pages + 63) / 64));
   ::kvm_dirty_log request{};
   request.slot = slot;
-  request.dirty_bitmap = bitmap.data();
+  request.dirty_bitmap = bitmap.data();  // NOLINT(cppcoreguidelines-pro-type-union-access): a C union in the ABI
   if (auto r = sys::ioctl_with_ref(fd_, KVM_GET_DIRTY_LOG, request); !r) {
     return std::unexpected(r.error());
   }
@@ -308,7 +310,7 @@ auto vm::clear_dirty_log(std::uint32_t slot, std::uint64_t first_page, std::uint
   request.num_pages = page_count;
   request.first_page = first_page;
   // KVM only reads the bitmap (it clears the pages it names in its own log).
-  request.dirty_bitmap = const_cast<std::uint64_t*>(bitmap.data());  // NOLINT(*-const-cast)
+  request.dirty_bitmap = const_cast<std::uint64_t*>(bitmap.data());  // NOLINT(*-const-cast, *-union-access)
   return done(sys::ioctl_with_ref(fd_, KVM_CLEAR_DIRTY_LOG, request));
 }
 
