@@ -45,14 +45,14 @@ auto done(const result<int>& r) -> result<void> {
   return {};
 }
 
-// A close-on-exec duplicate of a descriptor KVM made without O_CLOEXEC (it uses get_unused_fd_flags(0) for some).
+// Owns a descriptor KVM made without O_CLOEXEC (KVM_CREATE_GUEST_MEMFD uses get_unused_fd_flags(0)) and marks it.
 auto cloexec(int raw) -> result<sys::unique_fd> {
-  const sys::unique_fd fd{raw};
-  // SAFETY: fcntl reads and sets descriptor flags of an fd this function owns.
+  sys::unique_fd fd{raw};
+  // SAFETY: fcntl sets a descriptor flag of an fd this function owns.
   if (::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) < 0) {
     return os_failure();
   }
-  return sys::duplicate(fd.borrow());
+  return fd;
 }
 
 }  // namespace
