@@ -34,7 +34,7 @@ enum class memory_type : std::uint32_t {
 
 /// One range of the guest's memory map.
 struct memory_map_entry {
-  memory::guest_address address;
+  memory::guest_address address{};
   std::uint64_t size = 0;
   memory_type type = memory_type::ram;
 
@@ -61,16 +61,16 @@ struct zero_page_config {
   /// The kernel's setup header (bzimage_header::raw) — for a vmlinux without one, a zeroed header.
   setup_header header{};
   /// The memory map (e820).
-  memory_map e820;
+  memory_map e820{};
   /// Where the NUL-terminated command line is in guest memory, and its length without the NUL (0: no command line).
-  memory::guest_address cmdline_address;
+  memory::guest_address cmdline_address{};
   std::uint32_t cmdline_size = 0;
   /// Where the initrd is (size 0: none).
-  memory::guest_range initrd;
+  memory::guest_range initrd{};
   /// The video mode (0xffff: "normal", the default VGA text mode).
   std::uint16_t vid_mode = 0xffff;
   /// The ACPI RSDP's address (0: the kernel searches for it).
-  memory::guest_address acpi_rsdp;
+  memory::guest_address acpi_rsdp{};
 };
 
 /// The type_of_loader value of a loader without an assigned ID (boot protocol).

@@ -52,9 +52,9 @@ inline constexpr std::uint16_t boot_tss_selector = 0x18;
 
 /// A boot GDT: null, code (0x08), data (0x10) and a TSS (0x18, a 16-byte system descriptor): 5 slots.
 struct boot_gdt {
-  segment code;
-  segment data;
-  segment tss;
+  segment code{};
+  segment data{};
+  segment tss{};
   std::array<std::uint64_t, 5> entries{};
 
   /// The GDTR limit: size in bytes - 1.
@@ -82,11 +82,11 @@ inline constexpr std::uint64_t pte_large = 1U << 7U;  ///< PS: a 2 MiB page in a
 
 /// Where write_identity_page_tables put the tables.
 struct page_tables {
-  memory::guest_address pml4;      ///< the value for CR3
-  memory::guest_address pdpt;      ///< pml4 + 4 KiB
-  memory::guest_address first_pd;  ///< pdpt + 4 KiB; one page directory (1 GiB) per 4 KiB from here
+  memory::guest_address pml4{};    ///< the value for CR3
+  memory::guest_address pdpt{};    ///< pml4 + 4 KiB
+  memory::guest_address first_pd{};///< pdpt + 4 KiB; one page directory (1 GiB) per 4 KiB from here
   std::uint64_t mapped_bytes = 0;  ///< gib << 30
-  memory::guest_address end;       ///< one past the last table
+  memory::guest_address end{};     ///< one past the last table
 };
 
 /// Writes page tables mapping virtual [0, gib GiB) to the same physical addresses with 2 MiB pages (present,
@@ -146,9 +146,9 @@ struct general_registers {
 /// The segment and system registers of a boot state (the kvm_sregs fields of the same names; apic_base and the
 /// interrupt bitmap stay as KVM reports them).
 struct special_registers {
-  segment cs, ds, es, fs, gs, ss, tr, ldt;
-  descriptor_table gdt, idt;
-  control_registers control;
+  segment cs{}, ds{}, es{}, fs{}, gs{}, ss{}, tr{}, ldt{};
+  descriptor_table gdt{}, idt{};
+  control_registers control{};
 };
 
 /// CS = gdt.code, DS/ES/FS/GS/SS = gdt.data, TR = gdt.tss, LDT unused, GDTR = `gdtr`, IDTR = {0, 0} (interrupts

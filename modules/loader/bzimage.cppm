@@ -57,7 +57,7 @@ struct bzimage_header {
   std::uint64_t min_alignment = 0;    ///< alignment the load address must have (1 << min_alignment from 2.10)
   std::uint32_t cmdline_size = 0;     ///< most command line bytes, without the terminating NUL
   std::uint64_t initrd_addr_max = 0;  ///< highest address the initrd may occupy (inclusive)
-  memory::guest_address pref_address; ///< preferred load address
+  memory::guest_address pref_address{};///< preferred load address
   std::uint64_t init_size = 0;        ///< bytes the kernel needs from its load address while it boots
   std::uint32_t handover_offset = 0;  ///< EFI handover entry offset (0: none)
 };
@@ -72,18 +72,18 @@ struct bzimage_header {
 /// How load_bzimage places the kernel.
 struct bzimage_options {
   /// Where to load the protected-mode kernel; default: the header's pref_address (1 MiB before protocol 2.10).
-  std::optional<memory::guest_address> load_address;
+  std::optional<memory::guest_address> load_address{};
   /// Refuse a kernel without XLF_KERNEL_64 (errc::no_64bit_entry); true because entry_64 is what the VMM jumps to.
   bool require_64bit_entry = true;
 };
 
 /// Where load_bzimage put the kernel.
 struct bzimage_load {
-  memory::guest_address load_address;  ///< first byte of the protected-mode kernel
-  memory::guest_address entry_64;      ///< the 64-bit entry point: load_address + 0x200
-  bzimage_header header;               ///< the checked header
+  memory::guest_address load_address{};///< first byte of the protected-mode kernel
+  memory::guest_address entry_64{};    ///< the 64-bit entry point: load_address + 0x200
+  bzimage_header header{};             ///< the checked header
   std::uint64_t size_loaded = 0;       ///< bytes copied (header.kernel_size)
-  memory::guest_address kernel_end;    ///< load_address + max(kernel_size, init_size): the kernel's memory ends here
+  memory::guest_address kernel_end{};  ///< load_address + max(kernel_size, init_size): the kernel's memory ends here
 };
 
 /// Loads the protected-mode kernel of the bzImage `image` into `memory`. Everything is checked before anything is
