@@ -34,8 +34,9 @@ auto marked_memory() -> mem::guest_memory {
 
 auto untouched(const mem::guest_memory& memory) -> bool {
   const auto& region = *memory.regions().front();
-  const std::span bytes{region.host_address(), region.size()};
-  return std::ranges::all_of(bytes, [](std::byte b) { return b == marker; });
+  const std::byte* bytes = region.host_address();
+  // Every byte equals its successor and the first is the marker (memcmp: the unoptimised byte loop took seconds).
+  return bytes[0] == marker && std::memcmp(bytes, bytes + 1, region.size() - 1) == 0;
 }
 
 // The error of loading `image` as a bzImage into fresh marked memory, checking that nothing was written.
