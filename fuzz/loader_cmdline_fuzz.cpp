@@ -126,8 +126,8 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
           // The device text is the builder's: take it from the line (checked below through the split).
           const auto text = line.str();
           const std::size_t start = model_parameters.empty() ? 0 : model_parameters.size() + 1;
-          added = text.substr(start, text.find(" -- ") == std::string::npos ? std::string::npos
-                                                                           : text.find(" -- ") - start);
+          added = text.substr(start,
+                              text.find(" -- ") == std::string::npos ? std::string::npos : text.find(" -- ") - start);
           unquoted = added;
           if (!added.starts_with("virtio_mmio.device=")) {
             mismatch();

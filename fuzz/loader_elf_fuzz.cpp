@@ -95,8 +95,9 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
   const std::span image{reinterpret_cast<const std::byte*>(data), size};
   const auto pvh = ld::find_pvh_entry(image);
   const auto load = try_load(image, 0);
-  if (load && pvh && (load->pvh_entry.has_value() != pvh->has_value() ||
-                      (pvh->has_value() && load->pvh_entry->raw() != (*pvh)->raw()))) {
+  if (load && pvh &&
+      (load->pvh_entry.has_value() != pvh->has_value() ||
+       (pvh->has_value() && load->pvh_entry->raw() != (*pvh)->raw()))) {
     mismatch();
   }
   if (load && !pvh) {

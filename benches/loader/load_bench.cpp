@@ -67,10 +67,10 @@ auto open_image() -> std::pair<vmm::sys::unique_fd, std::string> {
   const char* dir = std::getenv("VMM_KERNEL_DIR");
   // NOLINTNEXTLINE(concurrency-mt-unsafe)
   const char* home = std::getenv("HOME");
-  const std::filesystem::path path = dir != nullptr && *dir != '\0'
-                                         ? std::filesystem::path{dir} / "vmlinuz"
-                                         : std::filesystem::path{home != nullptr ? home : "/"} /
-                                               ".cache/cpp-vmm/kernel/vmlinuz";
+  const std::filesystem::path path =
+      dir != nullptr && *dir != '\0'
+          ? std::filesystem::path{dir} / "vmlinuz"
+          : std::filesystem::path{home != nullptr ? home : "/"} / ".cache/cpp-vmm/kernel/vmlinuz";
   vmm::sys::unique_fd fd{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.valid()) {
     return {std::move(fd), "debian-cloud-vmlinuz"};
@@ -113,8 +113,7 @@ auto make_fixture() -> fixture* {
     if (!ld::load_bzimage(*memory, fd.borrow())) {
       return nullptr;
     }
-    return new fixture{.fd = std::move(fd), .label = std::move(label), .memory = std::move(*memory),
-                       .header = *header};
+    return new fixture{.fd = std::move(fd), .label = std::move(label), .memory = std::move(*memory), .header = *header};
   }();
   return made;
 }

@@ -25,11 +25,11 @@ inline constexpr std::size_t max_memory_map_entries = E820_MAX_ENTRIES_ZEROPAGE;
 
 /// Memory types of e820 entries (the same numbers in hvm_memmap_table_entry).
 enum class memory_type : std::uint32_t {
-  ram = 1,          ///< usable RAM
-  reserved = 2,     ///< reserved, unusable
-  acpi = 3,         ///< ACPI tables, reclaimable after boot
-  nvs = 4,          ///< ACPI non-volatile storage
-  unusable = 5,     ///< bad memory
+  ram = 1,       ///< usable RAM
+  reserved = 2,  ///< reserved, unusable
+  acpi = 3,      ///< ACPI tables, reclaimable after boot
+  nvs = 4,       ///< ACPI non-volatile storage
+  unusable = 5,  ///< bad memory
 };
 
 /// One range of the guest's memory map.

@@ -15,15 +15,15 @@ export namespace vmm::loader {
 /// A segment register's hidden state, with struct kvm_segment's fields.
 struct segment {
   std::uint64_t base = 0;
-  std::uint32_t limit = 0;     ///< in bytes (as KVM takes it), so 0xffffffff for a flat 4 GiB segment with g = 1
+  std::uint32_t limit = 0;  ///< in bytes (as KVM takes it), so 0xffffffff for a flat 4 GiB segment with g = 1
   std::uint16_t selector = 0;
-  std::uint8_t type = 0;       ///< the descriptor's 4-bit type (0xb: code, execute/read, accessed; 0x3: data)
+  std::uint8_t type = 0;  ///< the descriptor's 4-bit type (0xb: code, execute/read, accessed; 0x3: data)
   std::uint8_t present = 0;
   std::uint8_t dpl = 0;
-  std::uint8_t db = 0;         ///< default operation size 32-bit (D/B)
-  std::uint8_t s = 0;          ///< 1: code or data, 0: system (TSS, LDT)
-  std::uint8_t l = 0;          ///< 64-bit code
-  std::uint8_t g = 0;          ///< limit in 4 KiB units in the descriptor
+  std::uint8_t db = 0;  ///< default operation size 32-bit (D/B)
+  std::uint8_t s = 0;   ///< 1: code or data, 0: system (TSS, LDT)
+  std::uint8_t l = 0;   ///< 64-bit code
+  std::uint8_t g = 0;   ///< limit in 4 KiB units in the descriptor
   std::uint8_t avl = 0;
   std::uint8_t unusable = 0;
 
@@ -82,11 +82,11 @@ inline constexpr std::uint64_t pte_large = 1U << 7U;  ///< PS: a 2 MiB page in a
 
 /// Where write_identity_page_tables put the tables.
 struct page_tables {
-  memory::guest_address pml4{};    ///< the value for CR3
-  memory::guest_address pdpt{};    ///< pml4 + 4 KiB
-  memory::guest_address first_pd{};///< pdpt + 4 KiB; one page directory (1 GiB) per 4 KiB from here
-  std::uint64_t mapped_bytes = 0;  ///< gib << 30
-  memory::guest_address end{};     ///< one past the last table
+  memory::guest_address pml4{};      ///< the value for CR3
+  memory::guest_address pdpt{};      ///< pml4 + 4 KiB
+  memory::guest_address first_pd{};  ///< pdpt + 4 KiB; one page directory (1 GiB) per 4 KiB from here
+  std::uint64_t mapped_bytes = 0;    ///< gib << 30
+  memory::guest_address end{};       ///< one past the last table
 };
 
 /// Writes page tables mapping virtual [0, gib GiB) to the same physical addresses with 2 MiB pages (present,

@@ -138,8 +138,8 @@ auto parse_bzimage_header(std::span<const std::byte> head, std::uint64_t image_s
   return header;
 }
 
-auto load_bzimage(const memory::guest_memory& memory, std::span<const std::byte> image,
-                  const bzimage_options& options) -> result<bzimage_load> {
+auto load_bzimage(const memory::guest_memory& memory, std::span<const std::byte> image, const bzimage_options& options)
+    -> result<bzimage_load> {
   auto header = parse_bzimage_header(image, image.size());
   if (!header) {
     return std::unexpected(header.error());
@@ -164,9 +164,8 @@ auto load_bzimage(const memory::guest_memory& memory, sys::borrowed_fd fd, const
   std::array<std::byte, bzimage_header_span> head{};
   const std::size_t head_size = static_cast<std::size_t>(std::min<std::uint64_t>(status->size, head.size()));
   if (auto read = pread_exact(fd, {.base = head.data(), .length = head_size}, 0); !read) {
-    return std::unexpected(read.error() == make_error_code(errc::kernel_past_eof)
-                               ? make_error_code(errc::image_too_small)
-                               : read.error());
+    return std::unexpected(
+        read.error() == make_error_code(errc::kernel_past_eof) ? make_error_code(errc::image_too_small) : read.error());
   }
   auto header = parse_bzimage_header(std::span{head}.first(head_size), status->size);
   if (!header) {
@@ -177,8 +176,7 @@ auto load_bzimage(const memory::guest_memory& memory, sys::borrowed_fd fd, const
     return placed;
   }
   std::vector<sys::io_buffer> buffers;
-  if (auto mapped = memory.append_io_buffers(placed->load_address, header->kernel_size, memory::access::write,
-                                             buffers);
+  if (auto mapped = memory.append_io_buffers(placed->load_address, header->kernel_size, memory::access::write, buffers);
       !mapped) {
     return failure(errc::kernel_outside_memory);
   }

@@ -46,20 +46,20 @@ inline constexpr std::uint64_t bzimage_header_span = setup_header_offset + sizeo
 /// A bzImage's setup header, checked and decoded. Fields a kernel's protocol version does not have yet hold the
 /// protocol's defaults (pref_address 1 MiB and init_size = kernel_size before 2.10, handover_offset 0 before 2.11).
 struct bzimage_header {
-  setup_header raw{};                 ///< the header as the image has it (copy it into the zero page)
-  std::uint16_t version = 0;          ///< boot protocol version, e.g. 0x020f for 2.15
-  std::uint64_t setup_size = 0;       ///< bytes before the protected-mode kernel: (setup_sects, 0 meaning 4, + 1) * 512
-  std::uint64_t kernel_size = 0;      ///< bytes of protected-mode kernel: syssize * 16
-  std::uint8_t loadflags = 0;         ///< loadflags (loadflag_*)
-  std::uint16_t xloadflags = 0;       ///< xloadflags (xlf_*)
-  bool relocatable = false;           ///< relocatable_kernel: may be loaded at any aligned address
-  std::uint64_t kernel_alignment = 0; ///< preferred alignment of the load address
-  std::uint64_t min_alignment = 0;    ///< alignment the load address must have (1 << min_alignment from 2.10)
-  std::uint32_t cmdline_size = 0;     ///< most command line bytes, without the terminating NUL
-  std::uint64_t initrd_addr_max = 0;  ///< highest address the initrd may occupy (inclusive)
-  memory::guest_address pref_address{};///< preferred load address
-  std::uint64_t init_size = 0;        ///< bytes the kernel needs from its load address while it boots
-  std::uint32_t handover_offset = 0;  ///< EFI handover entry offset (0: none)
+  setup_header raw{};             ///< the header as the image has it (copy it into the zero page)
+  std::uint16_t version = 0;      ///< boot protocol version, e.g. 0x020f for 2.15
+  std::uint64_t setup_size = 0;   ///< bytes before the protected-mode kernel: (setup_sects, 0 meaning 4, + 1) * 512
+  std::uint64_t kernel_size = 0;  ///< bytes of protected-mode kernel: syssize * 16
+  std::uint8_t loadflags = 0;     ///< loadflags (loadflag_*)
+  std::uint16_t xloadflags = 0;   ///< xloadflags (xlf_*)
+  bool relocatable = false;       ///< relocatable_kernel: may be loaded at any aligned address
+  std::uint64_t kernel_alignment = 0;    ///< preferred alignment of the load address
+  std::uint64_t min_alignment = 0;       ///< alignment the load address must have (1 << min_alignment from 2.10)
+  std::uint32_t cmdline_size = 0;        ///< most command line bytes, without the terminating NUL
+  std::uint64_t initrd_addr_max = 0;     ///< highest address the initrd may occupy (inclusive)
+  memory::guest_address pref_address{};  ///< preferred load address
+  std::uint64_t init_size = 0;           ///< bytes the kernel needs from its load address while it boots
+  std::uint32_t handover_offset = 0;     ///< EFI handover entry offset (0: none)
 };
 
 /// Checks and decodes the setup header of a bzImage of `image_size` bytes whose first bytes are `head` (at least
@@ -79,11 +79,11 @@ struct bzimage_options {
 
 /// Where load_bzimage put the kernel.
 struct bzimage_load {
-  memory::guest_address load_address{};///< first byte of the protected-mode kernel
-  memory::guest_address entry_64{};    ///< the 64-bit entry point: load_address + 0x200
-  bzimage_header header{};             ///< the checked header
-  std::uint64_t size_loaded = 0;       ///< bytes copied (header.kernel_size)
-  memory::guest_address kernel_end{};  ///< load_address + max(kernel_size, init_size): the kernel's memory ends here
+  memory::guest_address load_address{};  ///< first byte of the protected-mode kernel
+  memory::guest_address entry_64{};      ///< the 64-bit entry point: load_address + 0x200
+  bzimage_header header{};               ///< the checked header
+  std::uint64_t size_loaded = 0;         ///< bytes copied (header.kernel_size)
+  memory::guest_address kernel_end{};    ///< load_address + max(kernel_size, init_size): the kernel's memory ends here
 };
 
 /// Loads the protected-mode kernel of the bzImage `image` into `memory`. Everything is checked before anything is

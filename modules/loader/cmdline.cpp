@@ -129,8 +129,9 @@ auto cmdline::insert_init_args(std::string_view args) -> result<void> {
   }
   const std::size_t added = args.size() + (init_args_.empty() ? init_separator.size() : 1);
   if (added > capacity_ - std::min(capacity_, size())) {
-    return fail(errc::cmdline_too_long, std::format("adding init arguments {:?} makes {} characters, the capacity is {}",
-                                                    args, size() + added, capacity_));
+    return fail(errc::cmdline_too_long,
+                std::format("adding init arguments {:?} makes {} characters, the capacity is {}", args, size() + added,
+                            capacity_));
   }
   if (!init_args_.empty()) {
     init_args_ += ' ';

@@ -53,8 +53,7 @@ class cmdline {
   [[nodiscard]] inline auto last_error_detail() const noexcept -> std::string_view { return detail_; }
 
   /// Writes bytes_with_nul() to guest memory at `address`. Errors: errc::boot_structure_outside_memory.
-  [[nodiscard]] auto write_to(const memory::guest_memory& memory, memory::guest_address address) const
-      -> result<void>;
+  [[nodiscard]] auto write_to(const memory::guest_memory& memory, memory::guest_address address) const -> result<void>;
 
  private:
   [[nodiscard]] auto check_key(std::string_view key) -> result<void>;

@@ -64,7 +64,9 @@ struct parsed_elf {
 [[nodiscard]] auto scan_notes(std::span<const std::byte> notes, std::uint64_t alignment)
     -> result<std::optional<std::uint64_t>> {
   const std::uint64_t pad = alignment == 8 ? 8 : 4;
-  auto padded = [pad](std::uint64_t n) { return (n + (pad - 1)) & ~(pad - 1); };
+  auto padded = [pad](std::uint64_t n) {
+    return (n + (pad - 1)) & ~(pad - 1);
+  };
   std::optional<std::uint64_t> found;
   std::uint64_t at = 0;
   while (at < notes.size()) {
@@ -174,8 +176,8 @@ struct parsed_elf {
 }
 
 // The entry points relocated by `offset`, each checked to lie in a segment.
-[[nodiscard]] auto place_entries(const parsed_elf& parsed, std::span<const elf_segment> segments,
-                                 std::uint64_t offset) -> result<elf_load> {
+[[nodiscard]] auto place_entries(const parsed_elf& parsed, std::span<const elf_segment> segments, std::uint64_t offset)
+    -> result<elf_load> {
   elf_load load;
   const auto entry = guest_address{parsed.entry}.checked_add(offset);
   if (!entry) {

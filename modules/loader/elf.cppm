@@ -27,19 +27,19 @@ struct elf_options {
 
 /// One PT_LOAD segment as load_elf placed it.
 struct elf_segment {
-  memory::guest_address address{};///< p_paddr + address_offset
-  std::uint64_t file_size = 0;    ///< bytes copied from the file (p_filesz)
-  std::uint64_t memory_size = 0;  ///< bytes the segment occupies (p_memsz); beyond file_size they are zeroed
+  memory::guest_address address{};  ///< p_paddr + address_offset
+  std::uint64_t file_size = 0;      ///< bytes copied from the file (p_filesz)
+  std::uint64_t memory_size = 0;    ///< bytes the segment occupies (p_memsz); beyond file_size they are zeroed
 };
 
 /// Where load_elf put the kernel.
 struct elf_load {
-  memory::guest_address entry{};                 ///< e_entry + address_offset (the 64-bit entry of a vmlinux)
-  std::optional<memory::guest_address> pvh_entry{};///< the PVH (32-bit) entry + address_offset, when the note exists
-  memory::guest_address lowest{};                ///< the lowest address a segment occupies
-  memory::guest_address kernel_end{};            ///< one past the highest address a segment occupies
-  std::uint64_t size_loaded = 0;                 ///< file bytes copied, over all segments
-  std::vector<elf_segment> segments{};           ///< the PT_LOAD segments with memory bytes, in file order
+  memory::guest_address entry{};                     ///< e_entry + address_offset (the 64-bit entry of a vmlinux)
+  std::optional<memory::guest_address> pvh_entry{};  ///< the PVH (32-bit) entry + address_offset, when the note exists
+  memory::guest_address lowest{};                    ///< the lowest address a segment occupies
+  memory::guest_address kernel_end{};                ///< one past the highest address a segment occupies
+  std::uint64_t size_loaded = 0;                     ///< file bytes copied, over all segments
+  std::vector<elf_segment> segments{};               ///< the PT_LOAD segments with memory bytes, in file order
 };
 
 /// Loads the PT_LOAD segments of the ELF64 x86-64 executable `image` into `memory`. All headers and notes are

@@ -12,7 +12,8 @@ using memory::guest_address;
 constexpr std::uint64_t low_memory_last = 0xffffffff;
 
 // The highest aligned start for `size` bytes in [low, top), or nullopt (top is exclusive and at most 2^32).
-[[nodiscard]] auto highest_fit(std::uint64_t low, std::uint64_t top, std::uint64_t size) -> std::optional<std::uint64_t> {
+[[nodiscard]] auto highest_fit(std::uint64_t low, std::uint64_t top, std::uint64_t size)
+    -> std::optional<std::uint64_t> {
   if (top <= low || top - low < size) {
     return std::nullopt;
   }

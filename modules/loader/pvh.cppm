@@ -57,18 +57,18 @@ static_assert(sizeof(hvm_memmap_table_entry) == 24 && offsetof(hvm_memmap_table_
 
 /// What a PVH start info describes.
 struct pvh_config {
-  memory_map map{};                       ///< the guest's memory map
-  std::vector<memory::guest_range> modules{};///< modules (an initrd), in order; empty ranges are refused
-  memory::guest_address cmdline{};        ///< the NUL-terminated command line (0: none)
-  memory::guest_address rsdp{};           ///< the ACPI RSDP (0: none)
+  memory_map map{};                            ///< the guest's memory map
+  std::vector<memory::guest_range> modules{};  ///< modules (an initrd), in order; empty ranges are refused
+  memory::guest_address cmdline{};             ///< the NUL-terminated command line (0: none)
+  memory::guest_address rsdp{};                ///< the ACPI RSDP (0: none)
 };
 
 /// Where write_pvh_start_info put things: the start info, then the module list, then the memory map, each 8-aligned.
 struct pvh_layout {
   memory::guest_address start_info{};
-  memory::guest_address modlist{};///< 0 when there are no modules
+  memory::guest_address modlist{};  ///< 0 when there are no modules
   memory::guest_address memmap{};
-  memory::guest_address end{};    ///< one past the last byte written
+  memory::guest_address end{};  ///< one past the last byte written
 };
 
 /// Writes the start info for `config` at `address` (8-aligned), the module list and memory map right after it.

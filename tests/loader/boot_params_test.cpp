@@ -65,34 +65,33 @@ BOOST_AUTO_TEST_CASE(zero_page_fields_are_at_the_protocol_offsets) {
   const auto memory = memory_of(0, mib);
   BOOST_TEST_REQUIRE(ld::write_boot_params(memory, guest_address{0x7000}, *params).has_value());
   const auto page = guest_bytes(memory, 0x7000, 4096);
-  BOOST_TEST(at<std::uint64_t>(page, 0x070) == 0xe0000U);          // acpi_rsdp_addr
-  BOOST_TEST(at<std::uint32_t>(page, 0x0c0) == 0U);                // ext_ramdisk_image
-  BOOST_TEST(at<std::uint32_t>(page, 0x0c8) == 0U);                // ext_cmd_line_ptr
-  BOOST_TEST(at<std::uint8_t>(page, 0x1e8) == 2U);                 // e820_entries
-  BOOST_TEST(at<std::uint8_t>(page, 0x1f1) == 4U);                 // setup_sects, from the image
-  BOOST_TEST(at<std::uint16_t>(page, 0x1fa) == 0xffffU);           // vid_mode
-  BOOST_TEST(at<std::uint32_t>(page, 0x202) == 0x53726448U);       // "HdrS"
-  BOOST_TEST(at<std::uint16_t>(page, 0x206) == 0x020fU);           // version
-  BOOST_TEST(at<std::uint8_t>(page, 0x210) == 0xffU);              // type_of_loader
-  BOOST_TEST(at<std::uint8_t>(page, 0x211) == 0x01U);              // loadflags
-  BOOST_TEST(at<std::uint32_t>(page, 0x218) == 0x7000000U);        // ramdisk_image
-  BOOST_TEST(at<std::uint32_t>(page, 0x21c) == 0x123456U);         // ramdisk_size
-  BOOST_TEST(at<std::uint32_t>(page, 0x228) == 0x20000U);          // cmd_line_ptr
-  BOOST_TEST(at<std::uint64_t>(page, 0x2d0) == 0U);                // e820_table[0].addr
-  BOOST_TEST(at<std::uint64_t>(page, 0x2d8) == 0x9fc00U);          // e820_table[0].size
-  BOOST_TEST(at<std::uint32_t>(page, 0x2e0) == 1U);                // e820_table[0].type
-  BOOST_TEST(at<std::uint64_t>(page, 0x2e4) == 0x100000U);         // e820_table[1].addr
-  BOOST_TEST(at<std::uint64_t>(page, 0x2ec) == 0xff00000U);        // e820_table[1].size
+  BOOST_TEST(at<std::uint64_t>(page, 0x070) == 0xe0000U);     // acpi_rsdp_addr
+  BOOST_TEST(at<std::uint32_t>(page, 0x0c0) == 0U);           // ext_ramdisk_image
+  BOOST_TEST(at<std::uint32_t>(page, 0x0c8) == 0U);           // ext_cmd_line_ptr
+  BOOST_TEST(at<std::uint8_t>(page, 0x1e8) == 2U);            // e820_entries
+  BOOST_TEST(at<std::uint8_t>(page, 0x1f1) == 4U);            // setup_sects, from the image
+  BOOST_TEST(at<std::uint16_t>(page, 0x1fa) == 0xffffU);      // vid_mode
+  BOOST_TEST(at<std::uint32_t>(page, 0x202) == 0x53726448U);  // "HdrS"
+  BOOST_TEST(at<std::uint16_t>(page, 0x206) == 0x020fU);      // version
+  BOOST_TEST(at<std::uint8_t>(page, 0x210) == 0xffU);         // type_of_loader
+  BOOST_TEST(at<std::uint8_t>(page, 0x211) == 0x01U);         // loadflags
+  BOOST_TEST(at<std::uint32_t>(page, 0x218) == 0x7000000U);   // ramdisk_image
+  BOOST_TEST(at<std::uint32_t>(page, 0x21c) == 0x123456U);    // ramdisk_size
+  BOOST_TEST(at<std::uint32_t>(page, 0x228) == 0x20000U);     // cmd_line_ptr
+  BOOST_TEST(at<std::uint64_t>(page, 0x2d0) == 0U);           // e820_table[0].addr
+  BOOST_TEST(at<std::uint64_t>(page, 0x2d8) == 0x9fc00U);     // e820_table[0].size
+  BOOST_TEST(at<std::uint32_t>(page, 0x2e0) == 1U);           // e820_table[0].type
+  BOOST_TEST(at<std::uint64_t>(page, 0x2e4) == 0x100000U);    // e820_table[1].addr
+  BOOST_TEST(at<std::uint64_t>(page, 0x2ec) == 0xff00000U);   // e820_table[1].size
 }
 
 BOOST_AUTO_TEST_CASE(command_line_above_4g_uses_the_ext_field) {
   const auto image = img::make_bzimage({});
   const auto header = ld::parse_bzimage_header(image, image.size());
   BOOST_TEST_REQUIRE(header.has_value(), describe(header));
-  const auto params = ld::make_boot_params(
-      {.header = header->raw,
-       .cmdline_address = guest_address{0x1'2345'6000},
-       .initrd = {.start = guest_address{0x2'0000'0000}, .size = 0x1'0000'0010}});
+  const auto params = ld::make_boot_params({.header = header->raw,
+                                            .cmdline_address = guest_address{0x1'2345'6000},
+                                            .initrd = {.start = guest_address{0x2'0000'0000}, .size = 0x1'0000'0010}});
   BOOST_TEST_REQUIRE(params.has_value(), describe(params));
   const auto bytes = std::bit_cast<std::array<std::byte, 4096>>(*params);
   BOOST_TEST(at<std::uint32_t>(bytes, 0x228) == 0x23456000U);
@@ -116,20 +115,20 @@ BOOST_AUTO_TEST_CASE(pvh_start_info_module_list_and_memory_map_follow_each_other
   BOOST_TEST(layout->memmap.raw() == 0x6058U);
   BOOST_TEST(layout->end.raw() == 0x6058U + (2 * 24));
   const auto b = guest_bytes(memory, 0x6000, 0x88);
-  BOOST_TEST(at<std::uint32_t>(b, 0) == 0x336ec578U);   // magic
-  BOOST_TEST(at<std::uint32_t>(b, 4) == 1U);            // version
-  BOOST_TEST(at<std::uint32_t>(b, 12) == 1U);           // nr_modules
-  BOOST_TEST(at<std::uint64_t>(b, 16) == 0x6038U);      // modlist_paddr
-  BOOST_TEST(at<std::uint64_t>(b, 24) == 0x20000U);     // cmdline_paddr
-  BOOST_TEST(at<std::uint64_t>(b, 32) == 0xe0000U);     // rsdp_paddr
-  BOOST_TEST(at<std::uint64_t>(b, 40) == 0x6058U);      // memmap_paddr
-  BOOST_TEST(at<std::uint32_t>(b, 48) == 2U);           // memmap_entries
-  BOOST_TEST(at<std::uint64_t>(b, 0x38) == 0x8000000U); // modlist[0].paddr
-  BOOST_TEST(at<std::uint64_t>(b, 0x40) == 0x5000U);    // modlist[0].size
-  BOOST_TEST(at<std::uint64_t>(b, 0x58) == 0U);         // memmap[0].addr
-  BOOST_TEST(at<std::uint64_t>(b, 0x60) == 0x9fc00U);   // memmap[0].size
-  BOOST_TEST(at<std::uint32_t>(b, 0x68) == 1U);         // memmap[0].type
-  BOOST_TEST(at<std::uint64_t>(b, 0x70) == 0x100000U);  // memmap[1].addr
+  BOOST_TEST(at<std::uint32_t>(b, 0) == 0x336ec578U);    // magic
+  BOOST_TEST(at<std::uint32_t>(b, 4) == 1U);             // version
+  BOOST_TEST(at<std::uint32_t>(b, 12) == 1U);            // nr_modules
+  BOOST_TEST(at<std::uint64_t>(b, 16) == 0x6038U);       // modlist_paddr
+  BOOST_TEST(at<std::uint64_t>(b, 24) == 0x20000U);      // cmdline_paddr
+  BOOST_TEST(at<std::uint64_t>(b, 32) == 0xe0000U);      // rsdp_paddr
+  BOOST_TEST(at<std::uint64_t>(b, 40) == 0x6058U);       // memmap_paddr
+  BOOST_TEST(at<std::uint32_t>(b, 48) == 2U);            // memmap_entries
+  BOOST_TEST(at<std::uint64_t>(b, 0x38) == 0x8000000U);  // modlist[0].paddr
+  BOOST_TEST(at<std::uint64_t>(b, 0x40) == 0x5000U);     // modlist[0].size
+  BOOST_TEST(at<std::uint64_t>(b, 0x58) == 0U);          // memmap[0].addr
+  BOOST_TEST(at<std::uint64_t>(b, 0x60) == 0x9fc00U);    // memmap[0].size
+  BOOST_TEST(at<std::uint32_t>(b, 0x68) == 1U);          // memmap[0].type
+  BOOST_TEST(at<std::uint64_t>(b, 0x70) == 0x100000U);   // memmap[1].addr
 }
 
 BOOST_AUTO_TEST_CASE(pvh_start_info_without_modules_has_no_module_list) {

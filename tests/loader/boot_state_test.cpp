@@ -90,13 +90,13 @@ BOOST_AUTO_TEST_CASE(identity_map_of_one_gib_has_hand_computed_entries) {
   BOOST_TEST(tables->first_pd.raw() == 0xb000U);
   BOOST_TEST(tables->end.raw() == 0xc000U);
   BOOST_TEST(tables->mapped_bytes == std::uint64_t{1} << 30U);
-  BOOST_TEST(word(memory, 0x9000) == 0xa003U);      // PML4[0] → PDPT, present | writable
-  BOOST_TEST(word(memory, 0x9008) == 0U);           // PML4[1] empty
-  BOOST_TEST(word(memory, 0xa000) == 0xb003U);      // PDPT[0] → PD
-  BOOST_TEST(word(memory, 0xa008) == 0U);           // PDPT[1] empty
-  BOOST_TEST(word(memory, 0xb000) == 0x83U);        // PD[0]: 0 MiB, present | writable | PS
-  BOOST_TEST(word(memory, 0xb008) == 0x200083U);    // PD[1]: 2 MiB
-  BOOST_TEST(word(memory, 0xbff8) == 0x3fe00083U);  // PD[511]: 1022 MiB
+  BOOST_TEST(word(memory, 0x9000) == 0xa003U);              // PML4[0] → PDPT, present | writable
+  BOOST_TEST(word(memory, 0x9008) == 0U);                   // PML4[1] empty
+  BOOST_TEST(word(memory, 0xa000) == 0xb003U);              // PDPT[0] → PD
+  BOOST_TEST(word(memory, 0xa008) == 0U);                   // PDPT[1] empty
+  BOOST_TEST(word(memory, 0xb000) == 0x83U);                // PD[0]: 0 MiB, present | writable | PS
+  BOOST_TEST(word(memory, 0xb008) == 0x200083U);            // PD[1]: 2 MiB
+  BOOST_TEST(word(memory, 0xbff8) == 0x3fe00083U);          // PD[511]: 1022 MiB
   BOOST_TEST(word(memory, 0xc000) == 0xeeeeeeeeeeeeeeeeU);  // past the tables: untouched
 }
 
@@ -104,9 +104,9 @@ BOOST_AUTO_TEST_CASE(identity_map_of_four_gib_chains_four_directories) {
   const auto memory = memory_of(0, mib);
   const auto tables = ld::write_identity_page_tables(memory, guest_address{0x10000}, 4);
   BOOST_TEST_REQUIRE(tables.has_value(), describe(tables));
-  BOOST_TEST(word(memory, 0x11018) == 0x15003U);                // PDPT[3] → fourth PD
-  BOOST_TEST(word(memory, 0x15000) == 0xc0000083U);             // 3 GiB
-  BOOST_TEST(word(memory, 0x15ff8) == 0xffe00083U);             // 4 GiB - 2 MiB
+  BOOST_TEST(word(memory, 0x11018) == 0x15003U);     // PDPT[3] → fourth PD
+  BOOST_TEST(word(memory, 0x15000) == 0xc0000083U);  // 3 GiB
+  BOOST_TEST(word(memory, 0x15ff8) == 0xffe00083U);  // 4 GiB - 2 MiB
   BOOST_TEST(tables->end.raw() == 0x16000U);
 }
 
@@ -114,8 +114,8 @@ BOOST_AUTO_TEST_CASE(control_registers_for_long_mode) {
   const auto cr = ld::long_mode_control_registers(guest_address{0x9000});
   BOOST_TEST(cr.cr0 == 0x80000031U);  // PG | NE | ET | PE
   BOOST_TEST(cr.cr3 == 0x9000U);
-  BOOST_TEST(cr.cr4 == 0x20U);        // PAE
-  BOOST_TEST(cr.efer == 0x500U);      // LMA | LME
+  BOOST_TEST(cr.cr4 == 0x20U);    // PAE
+  BOOST_TEST(cr.efer == 0x500U);  // LMA | LME
   const auto pm = ld::protected_mode_control_registers();
   BOOST_TEST(pm.cr0 == 0x31U);
   BOOST_TEST(pm.cr4 == 0U);

@@ -53,14 +53,15 @@ BOOST_AUTO_TEST_CASE(virtio_mmio_sizes_use_k_and_m_suffixes) {
   BOOST_TEST_REQUIRE(line.add_virtio_mmio_device(4096, guest_address{0xd0000000}, 5).has_value());
   BOOST_TEST_REQUIRE(line.add_virtio_mmio_device(2 * mib, guest_address{0xd0001000}, 6, 3).has_value());
   BOOST_TEST_REQUIRE(line.add_virtio_mmio_device(1000, guest_address{0x1000}, 7).has_value());
-  BOOST_TEST(line.str() ==
-             "virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=2M@0xd0001000:6:3 virtio_mmio.device=1000@0x1000:7");
+  BOOST_TEST(
+      line.str() ==
+      "virtio_mmio.device=4K@0xd0000000:5 virtio_mmio.device=2M@0xd0001000:6:3 virtio_mmio.device=1000@0x1000:7");
 }
 
 BOOST_AUTO_TEST_CASE(line_exactly_at_capacity_is_accepted) {
   ld::cmdline line{9};
-  BOOST_TEST_REQUIRE(line.insert("a", "1").has_value());  // "a=1"
-  BOOST_TEST_REQUIRE(line.insert("b", "22").has_value());  // "a=1 b=22" is 8
+  BOOST_TEST_REQUIRE(line.insert("a", "1").has_value());           // "a=1"
+  BOOST_TEST_REQUIRE(line.insert("b", "22").has_value());          // "a=1 b=22" is 8
   BOOST_TEST_REQUIRE(line.insert_flag("c").has_value() == false);  // 10 > 9
   ld::cmdline exact{8};
   BOOST_TEST_REQUIRE(exact.insert("a", "1").has_value());

@@ -190,11 +190,12 @@ struct elf_spec {
 [[nodiscard]] inline auto make_vmlinux(std::uint32_t pvh_entry = 0x1000040) -> std::vector<std::byte> {
   auto note = pvh_note(pvh_entry);
   const auto note_size = note.size();
-  return make_elf({.entry = 0x1000000,
-                   .segments = {{.paddr = 0x1000000, .filesz = 0x3000, .memsz = 0x3000},
-                                {.paddr = 0x1200000, .filesz = 0x1800, .memsz = 0x4000},
-                                {.type = pt_note, .filesz = note_size, .memsz = note_size, .align = 4,
-                                 .content = std::move(note)}}});
+  return make_elf(
+      {.entry = 0x1000000,
+       .segments = {
+           {.paddr = 0x1000000, .filesz = 0x3000, .memsz = 0x3000},
+           {.paddr = 0x1200000, .filesz = 0x1800, .memsz = 0x4000},
+           {.type = pt_note, .filesz = note_size, .memsz = note_size, .align = 4, .content = std::move(note)}}});
 }
 
 }  // namespace vmm::loader_images

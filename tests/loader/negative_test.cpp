@@ -61,9 +61,9 @@ auto one_segment(std::uint64_t paddr, std::uint64_t filesz, std::uint64_t memsz)
 // An ELF with one text segment and a PT_NOTE of `notes`.
 auto elf_with_notes(std::vector<std::byte> notes) -> std::vector<std::byte> {
   const auto size = notes.size();
-  return img::make_elf({.segments = {{.paddr = 0x1000000, .filesz = 0x1000, .memsz = 0x1000},
-                                     {.type = img::pt_note, .filesz = size, .memsz = size, .align = 4,
-                                      .content = std::move(notes)}}});
+  return img::make_elf(
+      {.segments = {{.paddr = 0x1000000, .filesz = 0x1000, .memsz = 0x1000},
+                    {.type = img::pt_note, .filesz = size, .memsz = size, .align = 4, .content = std::move(notes)}}});
 }
 
 }  // namespace
@@ -102,8 +102,7 @@ BOOST_AUTO_TEST_CASE(syssize_larger_than_the_file_is_kernel_past_eof) {
   BOOST_TEST(bzimage_error(img::make_bzimage({.syssize_override = (64 * 1024 / 16) + 1})) ==
              error(ld::errc::kernel_past_eof));
   // The largest syssize: 2^32 - 1 paragraphs, 64 GiB, must not overflow the check.
-  BOOST_TEST(bzimage_error(img::make_bzimage({.syssize_override = 0xffffffff})) ==
-             error(ld::errc::kernel_past_eof));
+  BOOST_TEST(bzimage_error(img::make_bzimage({.syssize_override = 0xffffffff})) == error(ld::errc::kernel_past_eof));
 }
 
 BOOST_AUTO_TEST_CASE(truncated_kernel_is_kernel_past_eof) {
@@ -121,8 +120,7 @@ BOOST_AUTO_TEST_CASE(kernel_without_xlf_kernel_64_has_no_64bit_entry) {
 }
 
 BOOST_AUTO_TEST_CASE(alignment_that_is_not_a_power_of_two_is_refused) {
-  BOOST_TEST(bzimage_error(img::make_bzimage({.kernel_alignment = 0x300000})) ==
-             error(ld::errc::bad_kernel_alignment));
+  BOOST_TEST(bzimage_error(img::make_bzimage({.kernel_alignment = 0x300000})) == error(ld::errc::bad_kernel_alignment));
   BOOST_TEST(bzimage_error(img::make_bzimage({.kernel_alignment = 0x800})) == error(ld::errc::bad_kernel_alignment));
   BOOST_TEST(bzimage_error(img::make_bzimage({.kernel_alignment = 0})) == error(ld::errc::bad_kernel_alignment));
 }
@@ -150,8 +148,7 @@ BOOST_AUTO_TEST_CASE(kernel_whose_init_size_leaves_memory_is_outside_memory) {
   // Kernel at 16 MiB needs 16 MiB + 17 MiB: memory is 32 MiB.
   BOOST_TEST(bzimage_error(img::make_bzimage({.init_size = 17 * 1024 * 1024})) ==
              error(ld::errc::kernel_outside_memory));
-  BOOST_TEST(bzimage_error(img::make_bzimage({.pref_address = 0x40000000})) ==
-             error(ld::errc::kernel_outside_memory));
+  BOOST_TEST(bzimage_error(img::make_bzimage({.pref_address = 0x40000000})) == error(ld::errc::kernel_outside_memory));
 }
 
 BOOST_AUTO_TEST_CASE(load_address_near_2_64_overflows) {
@@ -327,9 +324,10 @@ BOOST_AUTO_TEST_CASE(pvh_note_of_odd_size_or_above_4g_is_bad) {
 BOOST_AUTO_TEST_CASE(note_segment_past_the_file_end_is_refused) {
   auto notes = img::pvh_note(0x1000040);
   const auto size = notes.size();
-  auto image = img::make_elf({.segments = {{.paddr = 0x1000000, .filesz = 0x1000, .memsz = 0x1000},
-                                           {.type = img::pt_note, .filesz = size + 1, .memsz = size, .align = 4,
-                                            .content = std::move(notes)}}});
+  auto image = img::make_elf(
+      {.segments = {
+           {.paddr = 0x1000000, .filesz = 0x1000, .memsz = 0x1000},
+           {.type = img::pt_note, .filesz = size + 1, .memsz = size, .align = 4, .content = std::move(notes)}}});
   BOOST_TEST(elf_error(image) == error(ld::errc::elf_segment_past_eof));
 }
 
@@ -412,8 +410,8 @@ BOOST_AUTO_TEST_CASE(quote_in_a_value_is_refused) {
 
 BOOST_AUTO_TEST_CASE(overflowing_the_capacity_is_too_long_and_changes_nothing) {
   ld::cmdline line{10};
-  BOOST_TEST_REQUIRE(line.insert("a", "1234").has_value());  // 6
-  BOOST_TEST(error_of(line.insert("b", "12")) == error(ld::errc::cmdline_too_long));   // 6 + 5 = 11
+  BOOST_TEST_REQUIRE(line.insert("a", "1234").has_value());                                 // 6
+  BOOST_TEST(error_of(line.insert("b", "12")) == error(ld::errc::cmdline_too_long));        // 6 + 5 = 11
   BOOST_TEST(error_of(line.insert_init_args("xyz")) == error(ld::errc::cmdline_too_long));  // 6 + 4 + 3 = 13
   BOOST_TEST(line.last_error_detail().find("capacity is 10") != std::string_view::npos);
   BOOST_TEST(line.str() == "a=1234");
@@ -423,7 +421,7 @@ BOOST_AUTO_TEST_CASE(overflowing_the_capacity_is_too_long_and_changes_nothing) {
 
 BOOST_AUTO_TEST_CASE(init_arguments_count_against_the_capacity_of_later_parameters) {
   ld::cmdline line{11};
-  BOOST_TEST_REQUIRE(line.insert_init_args("abcd").has_value());  // " -- abcd" is 8
+  BOOST_TEST_REQUIRE(line.insert_init_args("abcd").has_value());                      // " -- abcd" is 8
   BOOST_TEST(error_of(line.insert("k", "vv")) == error(ld::errc::cmdline_too_long));  // 4 + 8 = 12 > 11
   BOOST_TEST_REQUIRE(line.insert("k", "v").has_value());
   BOOST_TEST(line.str() == "k=v -- abcd");
@@ -458,8 +456,7 @@ BOOST_AUTO_TEST_CASE(memory_map_refuses_empty_overlapping_wrapping_and_the_129th
   BOOST_TEST_REQUIRE(map.add(guest_address{0x1000}, 0x1000, ld::memory_type::ram).has_value());
   BOOST_TEST(error_of(map.add(guest_address{0x1fff}, 1, ld::memory_type::ram)) == error(ld::errc::memory_map_overlap));
   BOOST_TEST(error_of(map.add(guest_address{0}, 0x1001, ld::memory_type::ram)) == error(ld::errc::memory_map_overlap));
-  BOOST_TEST(error_of(map.add(guest_address{0}, 0x10000, ld::memory_type::ram)) ==
-             error(ld::errc::memory_map_overlap));
+  BOOST_TEST(error_of(map.add(guest_address{0}, 0x10000, ld::memory_type::ram)) == error(ld::errc::memory_map_overlap));
   for (std::uint64_t i = 1; i < ld::max_memory_map_entries; ++i) {
     BOOST_TEST_REQUIRE(map.add(guest_address{0x100000 * i}, 0x1000, ld::memory_type::reserved).has_value());
   }
@@ -474,9 +471,9 @@ BOOST_AUTO_TEST_CASE(high_command_line_without_xlf_above_4g_is_refused) {
   header.xloadflags = ld::xlf_kernel_64;
   BOOST_TEST(error_of(ld::make_boot_params({.header = header, .cmdline_address = guest_address{0x100000000}})) ==
              error(ld::errc::address_above_4g));
-  BOOST_TEST(error_of(ld::make_boot_params(
-                 {.header = header, .initrd = {.start = guest_address{0x100000000}, .size = 1}})) ==
-             error(ld::errc::address_above_4g));
+  BOOST_TEST(
+      error_of(ld::make_boot_params({.header = header, .initrd = {.start = guest_address{0x100000000}, .size = 1}})) ==
+      error(ld::errc::address_above_4g));
   BOOST_TEST(error_of(ld::make_boot_params(
                  {.header = header, .initrd = {.start = guest_address{0x1000}, .size = 0x100000000}})) ==
              error(ld::errc::address_above_4g));

@@ -43,9 +43,9 @@ BOOST_AUTO_TEST_CASE(note_name_size_near_2_32_does_not_round_to_zero) {
   auto notes = img::pvh_note(0x1000040);
   img::put(notes, 0, std::uint32_t{0xffffffff});
   const auto size = notes.size();
-  const auto image = img::make_elf({.segments = {{.paddr = 0x1000000, .filesz = 0x100, .memsz = 0x100},
-                                                 {.type = img::pt_note, .filesz = size, .memsz = size, .align = 4,
-                                                  .content = notes}}});
+  const auto image = img::make_elf(
+      {.segments = {{.paddr = 0x1000000, .filesz = 0x100, .memsz = 0x100},
+                    {.type = img::pt_note, .filesz = size, .memsz = size, .align = 4, .content = notes}}});
   BOOST_TEST(error_of(ld::find_pvh_entry(image)) == error(ld::errc::elf_bad_note));
 }
 
@@ -59,9 +59,9 @@ BOOST_AUTO_TEST_CASE(last_note_without_padding_ends_the_scan) {
   odd.pop_back();  // the description of 3 bytes now ends the segment without its one byte of padding
   notes.insert(notes.end(), odd.begin(), odd.end());
   const auto size = notes.size();
-  const auto image = img::make_elf({.segments = {{.paddr = 0x1000000, .filesz = 0x100, .memsz = 0x100},
-                                                 {.type = img::pt_note, .filesz = size, .memsz = size, .align = 4,
-                                                  .content = notes}}});
+  const auto image = img::make_elf(
+      {.segments = {{.paddr = 0x1000000, .filesz = 0x100, .memsz = 0x100},
+                    {.type = img::pt_note, .filesz = size, .memsz = size, .align = 4, .content = notes}}});
   const auto found = ld::find_pvh_entry(image);
   BOOST_TEST_REQUIRE(found.has_value(), describe(found));
   BOOST_TEST_REQUIRE(found->has_value());

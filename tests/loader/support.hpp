@@ -31,8 +31,8 @@ inline auto guest_bytes(const mem::guest_memory& memory, std::uint64_t address, 
 }
 
 /// Whether `length` bytes of guest memory at `address` are all `value`.
-inline auto all_bytes_are(const mem::guest_memory& memory, std::uint64_t address, std::uint64_t length,
-                          std::byte value) -> bool {
+inline auto all_bytes_are(const mem::guest_memory& memory, std::uint64_t address, std::uint64_t length, std::byte value)
+    -> bool {
   const auto bytes = guest_bytes(memory, address, length);
   return std::ranges::all_of(bytes, [value](std::byte b) { return b == value; });
 }
