@@ -337,3 +337,18 @@ BOOST_AUTO_TEST_CASE(find_among_256_ranges_finds_each_one) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(interrupt)
+
+BOOST_AUTO_TEST_CASE(event_fd_trigger_adds_one_to_the_eventfd_per_trigger) {
+  auto event = vmm::sys::event_fd::create({.nonblocking = true});
+  BOOST_TEST_REQUIRE(event.has_value(), describe(event));
+  dev::event_fd_trigger trigger{std::move(*event)};
+  BOOST_TEST(trigger.trigger().has_value());
+  BOOST_TEST(trigger.trigger().has_value());
+  const auto count = trigger.event().read();
+  BOOST_TEST_REQUIRE(count.has_value(), describe(count));
+  BOOST_TEST(*count == 2U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
