@@ -47,49 +47,64 @@ constexpr std::string_view two_pattern_manifest = R"({
 
 BOOST_AUTO_TEST_SUITE(manifest)
 
-BOOST_AUTO_TEST_CASE(the_real_manifest_parses_with_its_benches_in_order) {
+BOOST_AUTO_TEST_CASE(the_real_manifest_lists_each_bench_once_with_the_quick_ones_first) {
   const auto m = real_manifest();
 
-  BOOST_TEST_REQUIRE(m.benches.size() == 4U);
+  // sys, event_manager and memory come first (the PR gate's quick benches run in manifest order); components add
+  // their benches after them, so only the head of the list and uniqueness are pinned here.
+  BOOST_TEST_REQUIRE(m.benches.size() >= 4U);
   BOOST_TEST(m.benches[0].executable == "benches/sys/bench_sys");
   BOOST_TEST(m.benches[1].executable == "benches/event_manager/bench_event_manager");
   BOOST_TEST(m.benches[2].executable == "benches/memory/bench_memory");
-  BOOST_TEST(m.benches[3].executable == "benches/gate/bench_gate");
+  std::set<std::string> executables;
+  for (const auto& bench : m.benches) {
+    BOOST_TEST(executables.insert(bench.executable).second, bench.executable << " is listed twice");
+  }
+  BOOST_TEST(executables.contains("benches/gate/bench_gate"));
   BOOST_TEST(m.default_threshold == 0.05);
 }
 
 BOOST_AUTO_TEST_CASE(the_real_manifest_keeps_profiles_and_thresholds) {
   const auto m = real_manifest();
 
-  BOOST_TEST_REQUIRE(m.benches.size() == 4U);
+  BOOST_TEST_REQUIRE(m.benches.size() >= 4U);
   BOOST_TEST(m.benches[0].profiles.size() == 2U);
   BOOST_TEST(m.benches[0].thresholds.size() == 2U);
   BOOST_TEST(m.benches[1].thresholds.empty());
   BOOST_TEST(m.settings("benches/memory/bench_memory", "nightly").min_time.has_value());
   BOOST_TEST(!m.settings("benches/memory/bench_memory", "pr").min_time.has_value());
-  BOOST_TEST_REQUIRE(m.benches[3].profiles.size() == 1U);
-  BOOST_TEST(m.benches[3].profiles[0].first == "gate");
-  BOOST_TEST(m.benches[3].profiles[0].second == (std::vector<std::string>{"BM_gate_.*"}),
-             boost::test_tools::per_element());
+  const auto gate = std::ranges::find(m.benches, "benches/gate/bench_gate", &results::manifest_bench::executable);
+  BOOST_TEST_REQUIRE((gate != m.benches.end()));
+  BOOST_TEST_REQUIRE(gate->profiles.size() == 1U);
+  BOOST_TEST(gate->profiles[0].first == "gate");
+  BOOST_TEST(gate->profiles[0].second == (std::vector<std::string>{"BM_gate_.*"}), boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(plan_of_pr_runs_sys_event_manager_and_memory_with_their_filters) {
+BOOST_AUTO_TEST_CASE(plan_of_pr_starts_with_sys_event_manager_and_memory_with_their_filters) {
   const auto plan = real_manifest().plan("pr");
 
-  BOOST_TEST_REQUIRE(plan.size() == 3U);
+  BOOST_TEST_REQUIRE(plan.size() >= 3U);
   BOOST_TEST((plan[0] == std::pair<std::string, std::string>{"benches/sys/bench_sys", "^(BM_sys_.*)$"}));
   BOOST_TEST((plan[1] == std::pair<std::string, std::string>{"benches/event_manager/bench_event_manager",
                                                              "^(BM_event_manager_.*)$"}));
   BOOST_TEST(plan[2].first == "benches/memory/bench_memory");
   BOOST_TEST(plan[2].second.starts_with("^(BM_memory_"));
+  for (const auto& [executable, filter] : plan) {
+    BOOST_TEST(executable != "benches/gate/bench_gate");
+  }
 }
 
-BOOST_AUTO_TEST_CASE(plan_of_nightly_runs_everything_of_sys_event_manager_and_memory) {
-  const auto plan = real_manifest().plan("nightly");
+BOOST_AUTO_TEST_CASE(plan_of_nightly_runs_everything_of_every_bench_but_the_gate) {
+  const auto m = real_manifest();
+  const auto plan = m.plan("nightly");
 
-  BOOST_TEST((plan == plan_t{{"benches/sys/bench_sys", "^(.*)$"},
-                             {"benches/event_manager/bench_event_manager", "^(.*)$"},
-                             {"benches/memory/bench_memory", "^(.*)$"}}));
+  BOOST_TEST_REQUIRE(plan.size() == m.benches.size() - 1);
+  BOOST_TEST((plan[0] == std::pair<std::string, std::string>{"benches/sys/bench_sys", "^(.*)$"}));
+  BOOST_TEST((plan[1] == std::pair<std::string, std::string>{"benches/event_manager/bench_event_manager", "^(.*)$"}));
+  BOOST_TEST((plan[2] == std::pair<std::string, std::string>{"benches/memory/bench_memory", "^(.*)$"}));
+  for (const auto& [executable, filter] : plan) {
+    BOOST_TEST(executable != "benches/gate/bench_gate");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(plan_of_gate_runs_only_the_gate_bench) {
