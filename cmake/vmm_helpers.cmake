@@ -1,6 +1,6 @@
 # Helpers that give every component the same shape (see ../shared/STYLE.md, "Names move together"):
 #   vmm_add_module(<c> INTERFACE <files> [SOURCES <files>] [DEPENDS <targets>] [LIBS <libs>])
-#   vmm_add_test(<c> SOURCES <files> [DEPENDS <targets>] [LABELS <labels>])
+#   vmm_add_test(<c> SOURCES <files> [DEPENDS <targets>] [LABELS <labels>] [SINGLE_THREADED])
 #   vmm_add_bench(<c> SOURCES <files> [DEPENDS <targets>])
 # Component "memory" → module vmm.memory, target vmm_memory, alias vmm::memory, executables test_memory and
 # bench_memory. Dotted components ("virtio.queue") map dots to underscores in target names.
@@ -58,9 +58,14 @@ function(_vmm_discover_boost_tests target labels)
 endfunction()
 
 function(vmm_add_test component)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "" "SOURCES;DEPENDS;LABELS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "SINGLE_THREADED" "" "SOURCES;DEPENDS;LABELS")
   string(REPLACE "." "_" flat "${component}")
   set(target test_${flat})
+  # A ThreadSanitizer build (VMM_THREADED_TESTS_ONLY) has nothing to find in a suite whose code never meets another
+  # thread, so it leaves those out.
+  if(arg_SINGLE_THREADED AND VMM_THREADED_TESTS_ONLY)
+    return()
+  endif()
   add_executable(${target} ${arg_SOURCES})
   target_link_libraries(${target} PRIVATE ${arg_DEPENDS} Boost::headers $<BUILD_INTERFACE:vmm_warnings>)
   # Boost 1.74's header-only Boost.Test still uses std::unary_function, removed from libc++'s C++23 mode.
