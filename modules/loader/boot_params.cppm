@@ -15,6 +15,10 @@ import :bzimage;
 
 export namespace vmm::loader {
 
+// The explicit {} on members lets designated initializers omit them without clang's
+// -Wmissing-designated-field-initializers; clang-tidy calls them redundant.
+// NOLINTBEGIN(readability-redundant-member-init)
+
 /// The zero page, in the kernel's layout (<asm/bootparam.h>): 4096 bytes.
 using boot_params = ::boot_params;
 /// One e820 entry of the zero page, in the kernel's layout (20 bytes, packed).
@@ -84,5 +88,7 @@ inline constexpr std::uint8_t undefined_loader = 0xff;
 /// Writes `params` to guest memory at `address`. Errors: errc::boot_structure_outside_memory (nothing written).
 [[nodiscard]] auto write_boot_params(const memory::guest_memory& memory, memory::guest_address address,
                                      const boot_params& params) -> result<void>;
+
+// NOLINTEND(readability-redundant-member-init)
 
 }  // namespace vmm::loader
