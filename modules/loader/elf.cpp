@@ -25,10 +25,7 @@ struct parsed_elf {
   std::optional<std::uint64_t> pvh_entry;
 };
 
-[[nodiscard]] auto check_ident(std::span<const std::byte> image, const Elf64_Ehdr& header) -> result<void> {
-  if (image.size() < elf_header_size) {
-    return failure(errc::elf_too_small);
-  }
+[[nodiscard]] auto check_ident(const Elf64_Ehdr& header) -> result<void> {
   const auto& ident = header.e_ident;
   if (ident[EI_MAG0] != ELFMAG0 || ident[EI_MAG1] != ELFMAG1 || ident[EI_MAG2] != ELFMAG2 ||
       ident[EI_MAG3] != ELFMAG3) {
@@ -103,9 +100,12 @@ struct parsed_elf {
 }
 
 [[nodiscard]] auto parse(std::span<const std::byte> image) -> result<parsed_elf> {
+  if (image.size() < elf_header_size) {
+    return failure(errc::elf_too_small);
+  }
   Elf64_Ehdr header{};
-  std::memcpy(&header, image.data(), std::min<std::size_t>(image.size(), sizeof(header)));
-  if (auto checked = check_ident(image, header); !checked) {
+  std::memcpy(&header, image.data(), sizeof(header));
+  if (auto checked = check_ident(header); !checked) {
     return std::unexpected(checked.error());
   }
   if (header.e_phnum == 0 || header.e_phnum > max_program_headers) {
