@@ -28,6 +28,7 @@ using boot_e820_entry = ::boot_e820_entry;
 inline constexpr std::size_t max_memory_map_entries = E820_MAX_ENTRIES_ZEROPAGE;
 
 /// Memory types of e820 entries (the same numbers in hvm_memmap_table_entry).
+// NOLINTNEXTLINE(performance-enum-size): the e820 and PVH memory map type fields are 32-bit.
 enum class memory_type : std::uint32_t {
   ram = 1,       ///< usable RAM
   reserved = 2,  ///< reserved, unusable

@@ -16,7 +16,7 @@ constexpr std::uint64_t note_header_size = 3 * sizeof(std::uint32_t);
 constexpr std::uint64_t pvh_entry_limit = std::uint64_t{1} << 32U;
 constexpr std::array<char, 4> xen_note_name{'X', 'e', 'n', '\0'};
 // Zero bytes for a segment's bss, written a chunk at a time.
-constexpr std::size_t zero_chunk = 64 * 1024;
+constexpr std::size_t zero_chunk = std::size_t{64} * 1024;
 
 // The checked headers of an image: what load_elf and find_pvh_entry share.
 struct parsed_elf {
@@ -71,7 +71,7 @@ struct parsed_elf {
       return failure(errc::elf_bad_note);
     }
     std::array<std::uint32_t, 3> words{};
-    std::memcpy(words.data(), notes.data() + at, sizeof(words));
+    std::memcpy(words.data(), notes.data() + at, words.size() * sizeof(std::uint32_t));
     const auto [name_size, desc_size, type] = words;
     const std::uint64_t name_at = at + note_header_size;
     const std::uint64_t left = notes.size() - name_at;
@@ -261,10 +261,7 @@ auto find_pvh_entry(std::span<const std::byte> image) -> result<std::optional<gu
   if (!parsed) {
     return std::unexpected(parsed.error());
   }
-  if (!parsed->pvh_entry) {
-    return std::nullopt;
-  }
-  return guest_address{*parsed->pvh_entry};
+  return parsed->pvh_entry.transform([](std::uint64_t entry) { return guest_address{entry}; });
 }
 
 }  // namespace vmm::loader
