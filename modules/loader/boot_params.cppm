@@ -15,6 +15,10 @@ import :bzimage;
 
 export namespace vmm::loader {
 
+// The explicit {} on members lets designated initializers omit them without clang's
+// -Wmissing-designated-field-initializers; clang-tidy calls them redundant.
+// NOLINTBEGIN(readability-redundant-member-init)
+
 /// The zero page, in the kernel's layout (<asm/bootparam.h>): 4096 bytes.
 using boot_params = ::boot_params;
 /// One e820 entry of the zero page, in the kernel's layout (20 bytes, packed).
@@ -24,6 +28,7 @@ using boot_e820_entry = ::boot_e820_entry;
 inline constexpr std::size_t max_memory_map_entries = E820_MAX_ENTRIES_ZEROPAGE;
 
 /// Memory types of e820 entries (the same numbers in hvm_memmap_table_entry).
+// NOLINTNEXTLINE(performance-enum-size): the e820 and PVH memory map type fields are 32-bit.
 enum class memory_type : std::uint32_t {
   ram = 1,       ///< usable RAM
   reserved = 2,  ///< reserved, unusable
@@ -84,5 +89,7 @@ inline constexpr std::uint8_t undefined_loader = 0xff;
 /// Writes `params` to guest memory at `address`. Errors: errc::boot_structure_outside_memory (nothing written).
 [[nodiscard]] auto write_boot_params(const memory::guest_memory& memory, memory::guest_address address,
                                      const boot_params& params) -> result<void>;
+
+// NOLINTEND(readability-redundant-member-init)
 
 }  // namespace vmm::loader

@@ -12,6 +12,10 @@ import :error;
 
 export namespace vmm::loader {
 
+// The explicit {} on members lets designated initializers omit them without clang's
+// -Wmissing-designated-field-initializers; clang-tidy calls them redundant.
+// NOLINTBEGIN(readability-redundant-member-init)
+
 /// A segment register's hidden state, with struct kvm_segment's fields.
 struct segment {
   std::uint64_t base = 0;
@@ -155,5 +159,7 @@ struct special_registers {
 /// stay off until the kernel loads its own IDT), and `control`.
 [[nodiscard]] auto boot_special_registers(const boot_gdt& gdt, descriptor_table gdtr,
                                           const control_registers& control) noexcept -> special_registers;
+
+// NOLINTEND(readability-redundant-member-init)
 
 }  // namespace vmm::loader

@@ -15,6 +15,10 @@ import :error;
 
 export namespace vmm::loader {
 
+// The explicit {} on members lets designated initializers omit them without clang's
+// -Wmissing-designated-field-initializers; clang-tidy calls them redundant.
+// NOLINTBEGIN(readability-redundant-member-init)
+
 /// The boot protocol's setup header, in the kernel's layout (<asm/bootparam.h>, packed): what an image carries at
 /// offset 0x1f1 and what the zero page carries at the same offset.
 using setup_header = ::setup_header;
@@ -98,5 +102,7 @@ struct bzimage_load {
 /// read (the kernel range then holds part of the kernel).
 [[nodiscard]] auto load_bzimage(const memory::guest_memory& memory, sys::borrowed_fd fd,
                                 const bzimage_options& options = {}) -> result<bzimage_load>;
+
+// NOLINTEND(readability-redundant-member-init)
 
 }  // namespace vmm::loader

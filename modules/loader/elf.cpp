@@ -16,7 +16,7 @@ constexpr std::uint64_t note_header_size = 3 * sizeof(std::uint32_t);
 constexpr std::uint64_t pvh_entry_limit = std::uint64_t{1} << 32U;
 constexpr std::array<char, 4> xen_note_name{'X', 'e', 'n', '\0'};
 // Zero bytes for a segment's bss, written a chunk at a time.
-constexpr std::size_t zero_chunk = 64 * 1024;
+constexpr std::size_t zero_chunk = std::size_t{64} * 1024;
 
 // The checked headers of an image: what load_elf and find_pvh_entry share.
 struct parsed_elf {
@@ -25,10 +25,7 @@ struct parsed_elf {
   std::optional<std::uint64_t> pvh_entry;
 };
 
-[[nodiscard]] auto check_ident(std::span<const std::byte> image, const Elf64_Ehdr& header) -> result<void> {
-  if (image.size() < elf_header_size) {
-    return failure(errc::elf_too_small);
-  }
+[[nodiscard]] auto check_ident(const Elf64_Ehdr& header) -> result<void> {
   const auto& ident = header.e_ident;
   if (ident[EI_MAG0] != ELFMAG0 || ident[EI_MAG1] != ELFMAG1 || ident[EI_MAG2] != ELFMAG2 ||
       ident[EI_MAG3] != ELFMAG3) {
@@ -74,7 +71,7 @@ struct parsed_elf {
       return failure(errc::elf_bad_note);
     }
     std::array<std::uint32_t, 3> words{};
-    std::memcpy(words.data(), notes.data() + at, sizeof(words));
+    std::memcpy(words.data(), notes.data() + at, words.size() * sizeof(std::uint32_t));
     const auto [name_size, desc_size, type] = words;
     const std::uint64_t name_at = at + note_header_size;
     const std::uint64_t left = notes.size() - name_at;
@@ -103,9 +100,12 @@ struct parsed_elf {
 }
 
 [[nodiscard]] auto parse(std::span<const std::byte> image) -> result<parsed_elf> {
+  if (image.size() < elf_header_size) {
+    return failure(errc::elf_too_small);
+  }
   Elf64_Ehdr header{};
-  std::memcpy(&header, image.data(), std::min<std::size_t>(image.size(), sizeof(header)));
-  if (auto checked = check_ident(image, header); !checked) {
+  std::memcpy(&header, image.data(), sizeof(header));
+  if (auto checked = check_ident(header); !checked) {
     return std::unexpected(checked.error());
   }
   if (header.e_phnum == 0 || header.e_phnum > max_program_headers) {
@@ -261,10 +261,7 @@ auto find_pvh_entry(std::span<const std::byte> image) -> result<std::optional<gu
   if (!parsed) {
     return std::unexpected(parsed.error());
   }
-  if (!parsed->pvh_entry) {
-    return std::nullopt;
-  }
-  return guest_address{*parsed->pvh_entry};
+  return parsed->pvh_entry.transform([](std::uint64_t entry) { return guest_address{entry}; });
 }
 
 }  // namespace vmm::loader

@@ -13,6 +13,10 @@ import :error;
 
 export namespace vmm::loader {
 
+// The explicit {} on members lets designated initializers omit them without clang's
+// -Wmissing-designated-field-initializers; clang-tidy calls them redundant.
+// NOLINTBEGIN(readability-redundant-member-init)
+
 /// The most program headers load_elf accepts (a vmlinux has about 5; the limit bounds the work a hostile file
 /// can ask for).
 inline constexpr std::size_t max_program_headers = 64;
@@ -53,5 +57,7 @@ struct elf_load {
 /// The PVH entry (XEN_ELFNOTE_PHYS32_ENTRY, unrelocated) of the ELF64 x86-64 executable `image`, or nullopt when
 /// it has none; writes nothing. Errors: the header and note errors of load_elf (not the segment placement ones).
 [[nodiscard]] auto find_pvh_entry(std::span<const std::byte> image) -> result<std::optional<memory::guest_address>>;
+
+// NOLINTEND(readability-redundant-member-init)
 
 }  // namespace vmm::loader

@@ -33,12 +33,12 @@ auto place_initrd(const memory::guest_memory& memory, std::uint64_t size, std::u
   }
   const std::uint64_t limit = std::min(initrd_addr_max, low_memory_last) + 1;  // exclusive, at most 2^32
   const auto regions = memory.regions();
-  for (auto it = regions.rbegin(); it != regions.rend(); ++it) {
-    const std::uint64_t low = (*it)->start().raw();
-    if (low >= limit || (*it)->read_only()) {
+  for (const auto& region : std::views::reverse(regions)) {
+    const std::uint64_t low = region->start().raw();
+    if (low >= limit || region->read_only()) {
       continue;
     }
-    const std::uint64_t top = std::min((*it)->last().raw(), limit - 1) + 1;
+    const std::uint64_t top = std::min(region->last().raw(), limit - 1) + 1;
     auto start = highest_fit(low, top, size);
     if (start && kernel.overlaps(memory::guest_range{.start = guest_address{*start}, .size = size})) {
       // Below the kernel, then, in the same region (above it was tried: the highest fit overlapped).

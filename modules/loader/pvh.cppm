@@ -14,6 +14,10 @@ import :boot_params;
 
 export namespace vmm::loader {
 
+// The explicit {} on members lets designated initializers omit them without clang's
+// -Wmissing-designated-field-initializers; clang-tidy calls them redundant.
+// NOLINTBEGIN(readability-redundant-member-init)
+
 /// hvm_start_info's magic number (XEN_HVM_START_MAGIC_VALUE).
 inline constexpr std::uint32_t hvm_start_magic = 0x336ec578;
 /// The start info version written: 1 (has memmap_paddr and memmap_entries).
@@ -76,5 +80,7 @@ struct pvh_layout {
 /// not 8-aligned or a layout that passes 2^64), errc::initrd_empty for an empty module.
 [[nodiscard]] auto write_pvh_start_info(const memory::guest_memory& memory, memory::guest_address address,
                                         const pvh_config& config) -> result<pvh_layout>;
+
+// NOLINTEND(readability-redundant-member-init)
 
 }  // namespace vmm::loader
