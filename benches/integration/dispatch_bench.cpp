@@ -16,6 +16,8 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
+#include "../support/real_mode_guest.hpp"
+
 import std;
 import vmm.sys;
 import vmm.memory;
@@ -24,12 +26,13 @@ import vmm.device;
 
 namespace {
 
+using bench_guest::make_guest;
+using bench_guest::run_raw;
+
 namespace kvm = vmm::kvm;
 namespace mem = vmm::memory;
 namespace dev = vmm::device;
 
-constexpr std::uint64_t memory_size = 0x10000;
-constexpr std::uint64_t code_address = 0x1000;
 constexpr std::uint16_t pio_port = 0x3f8;
 constexpr std::uint64_t mmio_address = 0x10000;
 /// Devices on each bus: about what a small VMM registers (serial ports, i8042, RTC, virtio-mmio slots).
@@ -65,50 +68,6 @@ class counting_device final : public dev::bus_device {
  private:
   std::atomic<std::uint64_t> sum_{0};
 };
-
-struct guest {
-  kvm::kvm system;
-  kvm::vm vm;
-  std::shared_ptr<mem::guest_region> memory;
-  kvm::vcpu vcpu;
-};
-
-auto make_guest(std::span<const std::uint8_t> code) -> vmm::result<guest> {
-  auto system = kvm::kvm::open();
-  if (!system) {
-    return std::unexpected(system.error());
-  }
-  auto vm = system->create_vm();
-  if (!vm) {
-    return std::unexpected(vm.error());
-  }
-  auto memory = mem::guest_region::anonymous(mem::guest_address{0}, memory_size);
-  if (!memory) {
-    return std::unexpected(memory.error());
-  }
-  std::ranges::copy(std::as_bytes(code), (*memory)->host_address() + code_address);
-  if (auto slot = vm->set_memory_region(0, **memory); !slot) {
-    return std::unexpected(slot.error());
-  }
-  auto vcpu = vm->create_vcpu(0);
-  if (!vcpu) {
-    return std::unexpected(vcpu.error());
-  }
-  auto sregs = vcpu->get_sregs();
-  if (!sregs) {
-    return std::unexpected(sregs.error());
-  }
-  sregs->cs.base = 0;
-  sregs->cs.selector = 0;
-  kvm::regs regs{};
-  regs.rip = code_address;
-  regs.rflags = 2;
-  if (auto set = vcpu->set_sregs(*sregs).and_then([&] { return vcpu->set_regs(regs); }); !set) {
-    return std::unexpected(set.error());
-  }
-  return guest{
-      .system = std::move(*system), .vm = std::move(*vm), .memory = std::move(*memory), .vcpu = std::move(*vcpu)};
-}
 
 /// Fills `bus` with devices_per_bus devices of `stride` addresses each, the counting one at `target`.
 auto populate(dev::bus& bus, std::uint64_t target, std::uint64_t stride,
@@ -175,34 +134,6 @@ void run_dispatched(benchmark::State& state, std::span<const std::uint8_t> code,
     }
   }
   benchmark::DoNotOptimize(counter->sum());
-  state.SetItemsProcessed(state.iterations());
-}
-
-/// The floor: KVM_RUN, then the exit read straight from kvm_run, with no device behind it.
-void run_raw(benchmark::State& state, std::span<const std::uint8_t> code, std::uint32_t expected_reason) {
-  auto g = make_guest(code);
-  if (!g) {
-    state.SkipWithError(g.error().message().c_str());
-    return;
-  }
-  const int fd = g->vcpu.fd().get();
-  const auto area = g->vcpu.run_area();
-  // SAFETY: run_area() is the vCPU's kvm_run mapping (page-aligned, at least sizeof(kvm_run) bytes).
-  auto* run = reinterpret_cast<::kvm_run*>(area.data());  // NOLINT(*-reinterpret-cast)
-  std::uint64_t sum = 0;
-  for (auto _ : state) {
-    // SAFETY: fd is the vCPU's open fd; KVM_RUN takes no argument.
-    if (::ioctl(fd, KVM_RUN, 0) < 0 || run->exit_reason != expected_reason) [[unlikely]] {
-      state.SkipWithError("KVM_RUN failed or exited unexpectedly");
-      return;
-    }
-    if (expected_reason == KVM_EXIT_IO) {
-      sum += run->io.port + std::to_integer<std::uint64_t>(area[run->io.data_offset]);
-    } else {
-      sum += run->mmio.phys_addr + run->mmio.data[0];
-    }
-  }
-  benchmark::DoNotOptimize(sum);
   state.SetItemsProcessed(state.iterations());
 }
 
