@@ -19,6 +19,8 @@ auto copy_words(const Word (&from)[max_exit_words], std::uint32_t count)  // NOL
 }
 constexpr std::size_t max_mmio_bytes = 8;
 
+// NOLINTBEGIN(cppcoreguidelines-pro-type-union-access): kvm_run's exit payload is a C union in the kernel ABI, and
+// exit_reason says which member the kernel filled.
 auto decode_io(const ::kvm_run& run, std::span<std::byte> mapping) -> result<vcpu_exit> {
   const auto& io = run.io;
   if (io.size != 1 && io.size != 2 && io.size != 4) {
@@ -96,5 +98,7 @@ auto decode_exit(std::span<std::byte> run_mapping) -> result<vcpu_exit> {
       return unknown{.reason = run.exit_reason};
   }
 }
+
+// NOLINTEND(cppcoreguidelines-pro-type-union-access)
 
 }  // namespace vmm::kvm
