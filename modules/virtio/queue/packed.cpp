@@ -57,9 +57,11 @@ auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, st
   return errc{};
 }
 
-/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`.
-auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t flags, bool indirect,
-                     std::uint16_t queue_size) -> errc {
+/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`. Inline: it
+/// is the body of the walk's loop (the indirect case stays out of line).
+[[gnu::always_inline]] inline auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d,
+                                                   std::uint16_t flags, bool indirect, std::uint16_t queue_size)
+    -> errc {
   if ((flags & desc_f_indirect) != 0) {
     if (!indirect) [[unlikely]] {
       return errc::indirect_not_negotiated;
@@ -121,14 +123,13 @@ auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& cha
   std::uint16_t flags = *head_flags;
   std::optional<std::uint16_t> id;
   errc error{};
-  // At most size slots: a chain that still has NEXT after the whole ring is a loop. After the first error the walk
-  // only follows NEXT, to find the chain's end and buffer id so the slots can be consumed and the id returned.
-  while (slots < size_) {
-    detail::raw_descriptor d;
+  // At most size slots: a chain that still has NEXT after the whole ring is a loop. The first loop is the checked
+  // walk; after an error the second only follows NEXT, to find the chain's end and buffer id so that its slots are
+  // consumed and the id returned. (Two loops rather than one with an "error seen" test keep the hot one small.)
+  detail::raw_descriptor d;
+  auto next_slot = [&]() __attribute__((always_inline)) -> bool {
     if (!ring.read(position, d)) [[unlikely]] {
-      broken_ = true;
-      chain.reset({});
-      return failure(errc::ring_unreadable);
+      return false;
     }
     if (slots != 0) {
       flags = d.word7;  // the head's flags are the value read with acquire above
@@ -138,13 +139,38 @@ auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& cha
       position = 0;
       wrap = !wrap;
     }
-    if (error == errc{}) [[likely]] {
-      error = take_descriptor(b, d, flags, indirect_, size_);
+    return true;
+  };
+  bool readable = true;
+  while (slots < size_) {
+    if (!next_slot()) [[unlikely]] {
+      readable = false;
+      break;
+    }
+    error = take_descriptor(b, d, flags, indirect_, size_);
+    if (error != errc{}) [[unlikely]] {
+      break;
     }
     if ((flags & desc_f_next) == 0) {
       id = d.word6;
       break;
     }
+  }
+  if (error != errc{}) [[unlikely]] {
+    while ((flags & desc_f_next) != 0 && slots < size_) {
+      if (!next_slot()) {
+        readable = false;
+        break;
+      }
+    }
+    if ((flags & desc_f_next) == 0) {
+      id = d.word6;
+    }
+  }
+  if (!readable) [[unlikely]] {
+    broken_ = true;
+    chain.reset({});
+    return failure(errc::ring_unreadable);
   }
   next_avail_ = position;  // the slots are consumed whatever they held
   avail_wrap_ = wrap;
