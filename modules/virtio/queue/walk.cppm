@@ -177,11 +177,12 @@ auto descriptor_table::read_slow(std::uint32_t i, raw_descriptor& out) const noe
   if (!address) {
     return false;
   }
-  auto d = memory_->read_obj<split_descriptor>(*address);
-  if (!d) {
+  std::array<std::byte, descriptor_size> bytes{};
+  if (!memory_->read_exact(*address, bytes)) {
     return false;
   }
-  out = {.addr = d->addr, .len = d->len, .word6 = d->flags, .word7 = d->next};
+  const auto d = std::bit_cast<split_descriptor>(bytes);
+  out = {.addr = d.addr, .len = d.len, .word6 = d.flags, .word7 = d.next};
   return true;
 }
 
