@@ -602,3 +602,19 @@ BOOST_AUTO_TEST_CASE(good_chains_around_a_malformed_one_are_processed_and_used_n
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(error_category)
+
+BOOST_AUTO_TEST_CASE(every_errc_has_its_own_message_in_the_vmm_virtio_queue_category) {
+  std::set<std::string> messages;
+  for (auto v = static_cast<int>(q::errc::invalid_configuration); v <= static_cast<int>(q::errc::ring_unreadable);
+       ++v) {
+    const auto e = make_error_code(static_cast<q::errc>(v));
+    BOOST_TEST(std::string_view{e.category().name()} == "vmm.virtio.queue");
+    messages.insert(e.message());
+  }
+  BOOST_TEST(messages.size() == static_cast<std::size_t>(q::errc::ring_unreadable));
+  BOOST_TEST(make_error_code(static_cast<q::errc>(200)).message().starts_with("Unknown"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
