@@ -40,7 +40,7 @@ inline constexpr unsigned notification_data = 38;  // VIRTIO_F_NOTIFICATION_DATA
 }  // namespace feature
 
 /// Why a device raises its interrupt (virtio-mmio's InterruptStatus bits).
-enum class interrupt_cause : std::uint32_t {
+enum class interrupt_cause : std::uint8_t {
   used_buffer = 1,    ///< a queue has new used entries
   config_change = 2,  ///< the configuration space changed (or the device needs a reset)
 };
