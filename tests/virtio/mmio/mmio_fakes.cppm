@@ -89,7 +89,10 @@ class fake_device final : public vdev::virtio_device {
     if (options_.refuse_activation) {
       return std::unexpected(std::make_error_code(std::errc::io_error));
     }
-    activation_record record{.features = a.features, .interrupt = a.interrupt, .memory = a.memory};
+    activation_record record;
+    record.features = a.features;
+    record.interrupt = a.interrupt;
+    record.memory = a.memory;
     for (const vq::virtqueue& q : a.queues) {
       record.queue_sizes.push_back(q.size());
       record.packed.push_back(q.packed());
@@ -192,8 +195,8 @@ struct bench {
       : device{std::make_shared<fake_device>(std::move(options))},
         memory{make_memory()},
         trigger{std::make_shared<counting_trigger>()},
-        transport{mmio::mmio_transport::create({.device = device, .memory = memory, .interrupt = trigger,
-                                                .vendor_id = 0x1af4})
+        transport{mmio::mmio_transport::create(
+                      {.device = device, .memory = memory, .interrupt = trigger, .vendor_id = 0x1af4})
                       .value()} {}
 
   std::shared_ptr<fake_device> device;

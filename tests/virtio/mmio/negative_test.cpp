@@ -130,7 +130,9 @@ BOOST_AUTO_TEST_CASE(reserved_legacy_and_write_only_registers_read_zero) {
   constexpr std::array<std::uint64_t, 6> unreadable{
       0x028,  // GuestPageSize (legacy)
       0x040,  // QueuePFN (legacy)
-      mmio::reg::queue_notify, mmio::reg::interrupt_ack, mmio::reg::queue_desc_low,
+      mmio::reg::queue_notify,
+      mmio::reg::interrupt_ack,
+      mmio::reg::queue_desc_low,
       0x0f8,  // reserved
   };
 
@@ -144,8 +146,13 @@ BOOST_AUTO_TEST_CASE(reserved_legacy_and_write_only_registers_read_zero) {
 BOOST_AUTO_TEST_CASE(writes_to_read_only_and_reserved_registers_change_nothing) {
   const bench b;
   constexpr std::array<std::uint64_t, 7> read_only{
-      mmio::reg::magic_value,      mmio::reg::version,          mmio::reg::device_id, mmio::reg::device_features,
-      mmio::reg::interrupt_status, mmio::reg::config_generation, 0x03c,  // QueueAlign (legacy)
+      mmio::reg::magic_value,
+      mmio::reg::version,
+      mmio::reg::device_id,
+      mmio::reg::device_features,
+      mmio::reg::interrupt_status,
+      mmio::reg::config_generation,
+      0x03c,  // QueueAlign (legacy)
   };
 
   for (const std::uint64_t offset : read_only) {
