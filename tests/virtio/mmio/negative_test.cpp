@@ -221,6 +221,16 @@ BOOST_AUTO_TEST_CASE(driver_cannot_set_needs_reset_or_unknown_bits) {
   BOOST_TEST(b.transport->metrics().invalid_status_writes == 2U);
 }
 
+BOOST_AUTO_TEST_CASE(nothing_but_failed_can_be_added_after_driver_ok) {
+  const bench b;
+  BOOST_TEST_REQUIRE(b.bring_up() == running);
+
+  b.write32(mmio::reg::status, running | 0x20U);
+
+  BOOST_TEST(b.transport->status() == running);
+  BOOST_TEST(b.transport->metrics().invalid_status_writes == 1U);
+}
+
 BOOST_AUTO_TEST_CASE(features_ok_without_version_1_is_refused) {
   const bench b;
 
