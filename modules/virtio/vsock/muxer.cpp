@@ -99,7 +99,11 @@ void muxer::handle_packet(const header& h, std::span<const std::byte> payload) {
     } else {
       metrics_->bad_op.add();
     }
-    if (h.op != op::rst) {
+    const std::uint64_t bad_key = key_of(h.dst_port, h.src_port);
+    if (auto it = connections_.find(bad_key); it != connections_.end()) {
+      it->second.conn->reset();  // the guest will drop its side on our reset: so does the device
+      sync(bad_key);
+    } else if (h.op != op::rst) {
       queue_reset(h);
     }
     return;

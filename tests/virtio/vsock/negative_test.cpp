@@ -122,6 +122,22 @@ BOOST_AUTO_TEST_CASE(unknown_op_is_answered_with_reset_and_counted) {
   next_request_still_connects(t, listener);
 }
 
+BOOST_AUTO_TEST_CASE(unknown_op_on_an_open_connection_resets_that_connection) {
+  harness t;
+  const auto listener = t.listen(host_port);
+  t.send(guest_header(vs::op::request, guest_port, host_port));
+  static_cast<void>(t.receive());
+  const auto host = unwrap(listener.accept());
+
+  t.send(guest_header(9, guest_port, host_port));
+  const auto replies = t.receive();
+
+  BOOST_TEST_REQUIRE(replies.size() == 1U);
+  BOOST_TEST(replies[0].h.op == vs::op::rst);
+  BOOST_TEST(t.mux().connection_count() == 0U);
+  BOOST_TEST(vsock_test::peer_closed(host));
+}
+
 BOOST_AUTO_TEST_CASE(unknown_type_is_answered_with_reset_and_counted) {
   harness t;
   const auto listener = t.listen(host_port);
