@@ -99,11 +99,9 @@ struct model {
 };
 
 struct rig {
-  std::unique_ptr<vs::muxer> mux = vs::muxer::create({.guest_cid = guest_cid,
-                                                      .uds_path = env().uds,
-                                                      .max_connections = 6,
-                                                      .max_pending_resets = 8})
-                                       .value();
+  std::unique_ptr<vs::muxer> mux =
+      vs::muxer::create({.guest_cid = guest_cid, .uds_path = env().uds, .max_connections = 6, .max_pending_resets = 8})
+          .value();
   mem::guest_memory memory = make_memory();
   q::descriptor_chain chain;
   std::vector<sys::unique_fd> hosts;
@@ -216,8 +214,8 @@ void guest_packet(input& in, rig& r) {
 }
 
 void drain_rx(input& in, rig& r) {
-  const std::size_t room = (in.u8() % 2U) != 0 ? std::size_t{in.u16()} % (vs::max_packet_payload + 1)
-                                               : vs::max_packet_payload;
+  const std::size_t room =
+      (in.u8() % 2U) != 0 ? std::size_t{in.u16()} % (vs::max_packet_payload + 1) : vs::max_packet_payload;
   r.chain.reset({});
   r.chain.append({.address = mem::guest_address{rx_at},
                   .length = static_cast<std::uint32_t>(vs::header_size + room),
@@ -266,7 +264,7 @@ void host_action(input& in, rig& r) {
   switch (in.u8() % 3U) {
     case 0: {  // write
       const auto data = in.take(in.u8());
-      static_cast<void>(sys::write(r.hosts[i], std::as_bytes(data)));
+      static_cast<void>(sys::send_with_fds(r.hosts[i], std::as_bytes(data)));
       break;
     }
     case 1: {  // read and discard
@@ -301,10 +299,10 @@ void host_connect(input& in, rig& r) {
   }
   if ((how & 2U) != 0) {
     const auto line = std::format("CONNECT {}\n", guest_ports[in.u8() % guest_ports.size()]);
-    static_cast<void>(sys::write(*s, std::as_bytes(std::span{line})));
+    static_cast<void>(sys::send_with_fds(*s, std::as_bytes(std::span{line})));
   } else {
     const auto data = in.take(in.u8() % 48U);
-    static_cast<void>(sys::write(*s, std::as_bytes(data)));
+    static_cast<void>(sys::send_with_fds(*s, std::as_bytes(data)));
   }
   r.hosts.push_back(std::move(*s));
 }

@@ -160,7 +160,8 @@ void connection::accept_rw(const header& h, std::span<const std::byte> payload) 
     tx_buf_.insert(tx_buf_.end(), payload.begin(), payload.end());
   } else {
     tx_msg_.insert(tx_msg_.end(), payload.begin(), payload.end());
-    if ((h.flags & seq_flag::eom) != 0) {
+    // An empty message is not passed on: the host would read it as end of stream.
+    if ((h.flags & seq_flag::eom) != 0 && !tx_msg_.empty()) {
       tx_msgs_bytes_ += tx_msg_.size();
       tx_msgs_.push_back(std::move(tx_msg_));
       tx_msg_ = {};
@@ -172,7 +173,7 @@ void connection::accept_rw(const header& h, std::span<const std::byte> payload) 
 void connection::flush() {
   while (reply_off_ < reply_.size()) {
     const auto rest = std::as_bytes(std::span{reply_}).subspan(reply_off_);
-    auto n = sys::write(socket_, rest);
+    auto n = sys::send_with_fds(socket_, rest);
     if (!n) {
       if (would_block(n.error())) {
         return;
@@ -185,7 +186,7 @@ void connection::flush() {
   }
   if (type_ == socket_type::stream) {
     while (tx_off_ < tx_buf_.size()) {
-      auto n = sys::write(socket_, std::span{tx_buf_}.subspan(tx_off_));
+      auto n = sys::send_with_fds(socket_, std::span{tx_buf_}.subspan(tx_off_));
       if (!n) {
         if (!would_block(n.error())) {
           metrics_->socket_errors.add();
@@ -207,7 +208,7 @@ void connection::flush() {
   } else {
     while (!tx_msgs_.empty()) {
       const auto& message = tx_msgs_.front();
-      auto n = sys::write(socket_, message);
+      auto n = sys::send_with_fds(socket_, message);
       if (!n) {
         if (!would_block(n.error())) {
           metrics_->socket_errors.add();

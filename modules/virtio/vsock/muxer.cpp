@@ -229,7 +229,9 @@ auto muxer::next_rx(header& h, std::vector<std::byte>& payload, std::size_t max_
     metrics_->rx_packets.add();
     return true;
   }
-  while (!rx_queue_.empty()) {
+  // Each queued connection gets one turn: one that has data but cannot send it into `max_payload` (a tiny rx
+  // buffer) is queued again by sync() and must not be asked again in this call.
+  for (std::size_t turns = rx_queue_.size(); turns != 0 && !rx_queue_.empty(); --turns) {
     const std::uint64_t key = rx_queue_.front();
     rx_queue_.pop_front();
     auto it = connections_.find(key);

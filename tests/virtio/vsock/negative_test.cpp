@@ -314,6 +314,23 @@ BOOST_AUTO_TEST_CASE(rx_chain_smaller_than_a_header_is_refused_and_the_packet_ke
   BOOST_TEST(replies[0].h.op == vs::op::rst);
 }
 
+BOOST_AUTO_TEST_CASE(rx_chain_with_no_room_for_payload_returns_nothing_and_keeps_the_data) {
+  harness t;
+  const auto listener = t.listen(host_port);
+  t.send(guest_header(vs::op::request, guest_port, host_port));
+  static_cast<void>(t.receive());
+  const auto host = unwrap(listener.accept());
+  vsock_test::write_all(host, "data");
+  static_cast<void>(t.mux().process_events());
+
+  const auto used = t.mux().fill_rx(t.vm().memory(), t.vm().rx_chain(vs::header_size));
+  const auto later = t.receive();
+
+  BOOST_TEST(unwrap(vmm::result<std::uint32_t>{used}) == 0U);
+  BOOST_TEST_REQUIRE(later.size() == 1U);
+  BOOST_TEST(vsock_test::text_of(later[0].payload) == "data");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(bad_handshakes)
@@ -494,6 +511,23 @@ BOOST_AUTO_TEST_CASE(full_listener_backlog_refuses_the_request_instead_of_blocki
   BOOST_TEST_REQUIRE(replies.size() == 4U);
   BOOST_TEST(replies.back().h.op == vs::op::rst);
   BOOST_TEST(t.mux().counters().guest_connect_failures.get() >= 1U);
+}
+
+// Writing to a host socket whose peer is gone must not raise SIGPIPE (which kills the VMM): the device resets.
+BOOST_AUTO_TEST_CASE(guest_data_to_a_closed_host_socket_resets_instead_of_raising_sigpipe) {
+  harness t;
+  const auto listener = t.listen(host_port);
+  t.send(guest_header(vs::op::request, guest_port, host_port));
+  static_cast<void>(t.receive());
+  unwrap(listener.accept()).reset();
+
+  t.send(guest_header(vs::op::rw, guest_port, host_port), vsock_test::bytes_of("anyone?"));
+  const auto replies = t.receive();
+
+  BOOST_TEST_REQUIRE(!replies.empty());
+  BOOST_TEST(replies.back().h.op == vs::op::rst);
+  BOOST_TEST(t.mux().counters().socket_errors.get() == 1U);
+  BOOST_TEST(t.mux().connection_count() == 0U);
 }
 
 // The ephemeral local port counter wraps back to 2^30 and skips ports in use instead of colliding.

@@ -219,7 +219,7 @@ inline void write_all(vmm::sys::borrowed_fd fd, std::string_view s) {
   const auto b = bytes_of(s);
   std::size_t off = 0;
   while (off < b.size()) {
-    off += unwrap(vmm::sys::write(fd, std::span{b}.subspan(off)));
+    off += unwrap(vmm::sys::send_with_fds(fd, std::span{b}.subspan(off)));
   }
 }
 
