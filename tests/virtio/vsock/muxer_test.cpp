@@ -5,6 +5,10 @@
 
 import std;
 import vmm.sys;
+import vmm.memory;
+import vmm.event_manager;
+import vmm.virtio.queue;
+import vmm.virtio.device;
 import vmm.virtio.vsock;
 import vmm.testing;
 import vsock_fakes;
@@ -364,6 +368,225 @@ BOOST_AUTO_TEST_CASE(metrics_serialise_every_counter_to_json) {
   BOOST_TEST(json.starts_with("{\"tx_packets\": 1, "));
   BOOST_TEST(json.find("\"resets_sent\": 1") != std::string::npos);
   BOOST_TEST(json.ends_with("\"config_writes_ignored\": 0}"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The device end to end: split queues in guest memory driven by vmm.testing's mock driver, the tx and rx
+// notifications and the sockets dispatched by an event manager through vsock_handler.
+namespace {
+
+namespace mem = vmm::memory;
+namespace q = vmm::virtio::queue;
+namespace dev = vmm::virtio::device;
+
+constexpr std::uint16_t ring_size = 16;
+constexpr std::uint32_t rx_buffer_bytes = 4096;
+
+auto at(std::uint64_t a) -> mem::guest_address {
+  return mem::guest_address{a};
+}
+
+class counting_interrupt final : public dev::virtio_interrupt {
+ public:
+  [[nodiscard]] auto signal(dev::interrupt_cause /*cause*/) -> vmm::result<void> override {
+    ++count;
+    return {};
+  }
+  int count = 0;
+};
+
+// A vsock device activated with three split queues; the driver side of each, and their notification eventfds.
+struct device_rig {
+  sys::temp_dir dir = unwrap(sys::temp_dir::create("vsock-device-"));
+  std::shared_ptr<vs::vsock_device> device =
+      unwrap(vs::vsock_device::create({.guest_cid = vsock_test::guest_cid, .uds_path = dir.path() / "v.sock"}));
+  std::shared_ptr<mem::atomic_guest_memory> memory = std::make_shared<mem::atomic_guest_memory>(make_memory());
+  std::shared_ptr<const mem::guest_memory> view = memory->memory();
+  std::array<vmm::testing::split_driver, 3> drivers{
+      vmm::testing::split_driver{*view, ring_size, at(0x10000), at(0x11000), at(0x12000)},
+      vmm::testing::split_driver{*view, ring_size, at(0x20000), at(0x21000), at(0x22000)},
+      vmm::testing::split_driver{*view, ring_size, at(0x30000), at(0x31000), at(0x32000)}};
+  std::array<sys::event_fd, 3> events{unwrap(sys::event_fd::create({.nonblocking = true})),
+                                      unwrap(sys::event_fd::create({.nonblocking = true})),
+                                      unwrap(sys::event_fd::create({.nonblocking = true}))};
+  std::shared_ptr<counting_interrupt> interrupt = std::make_shared<counting_interrupt>();
+  std::uint64_t next_rx_buffer = 0x40000;
+
+  static auto make_memory() -> mem::guest_memory {
+    const std::array layout{mem::guest_range{.start = at(0), .size = 0x100000}};
+    return unwrap(mem::guest_memory::anonymous(layout));
+  }
+
+  auto activate(std::uint64_t features) -> vmm::result<void> {
+    dev::activation a{.features = features, .memory = memory, .queues = {}, .queue_events = {}, .interrupt = interrupt};
+    for (std::size_t i = 0; i < drivers.size(); ++i) {
+      a.queues.push_back(unwrap(q::virtqueue::create(drivers[i].config(), features, *view)));
+      a.queue_events.push_back(events[i].fd());
+    }
+    return device->activate(std::move(a));
+  }
+
+  // The driver offers `count` rx buffers.
+  void offer_rx(int count) {
+    for (int i = 0; i < count; ++i) {
+      const std::array buffer{vmm::testing::driver_buffer{
+          .address = at(next_rx_buffer), .length = vs::header_size + rx_buffer_bytes, .writable = true}};
+      next_rx_buffer += 0x2000;
+      static_cast<void>(drivers[vs::queue_index::rx].offer(buffer));
+    }
+  }
+
+  // The driver sends one packet on the tx queue (header and payload in one buffer, each packet in its own page).
+  void offer_tx(vs::header h, std::span<const std::byte> payload = {}) {
+    h.len = static_cast<std::uint32_t>(payload.size());
+    const auto encoded = vs::encode(h);
+    const std::uint64_t address = next_tx_buffer;
+    next_tx_buffer += 0x1000;
+    unwrap(view->write_all(at(address), encoded));
+    if (!payload.empty()) {
+      unwrap(view->write_all(at(address + vs::header_size), payload));
+    }
+    const std::array buffer{vmm::testing::driver_buffer{
+        .address = at(address), .length = static_cast<std::uint32_t>(vs::header_size + payload.size())}};
+    static_cast<void>(drivers[vs::queue_index::tx].offer(buffer));
+  }
+  std::uint64_t next_tx_buffer = 0x90000;
+
+  // The packets the device put in used rx buffers since the last call.
+  auto used_rx() -> std::vector<packet> {
+    std::vector<packet> out;
+    while (const auto u = drivers[vs::queue_index::rx].take_used()) {
+      // The mock driver's split chains are single buffers here: its descriptor id names the buffer.
+      const auto address = 0x40000 + (0x2000 * static_cast<std::uint64_t>(rx_taken++));
+      std::array<std::byte, vs::header_size> raw{};
+      unwrap(view->read_exact(at(address), raw));
+      packet p{.h = vs::decode(raw), .payload = std::vector<std::byte>(u->length - vs::header_size)};
+      if (!p.payload.empty()) {
+        unwrap(view->read_exact(at(address + vs::header_size), p.payload));
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+  int rx_taken = 0;
+};
+
+constexpr std::uint64_t negotiated = (1ULL << q::feature::version_1) | (1ULL << vs::feature::seqpacket);
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(device)
+
+BOOST_AUTO_TEST_CASE(identity_features_and_read_only_config_space) {
+  device_rig r;
+  std::array<std::byte, 8> cid{};
+  std::array<std::byte, 4> past{std::byte{0xff}, std::byte{0xff}, std::byte{0xff}, std::byte{0xff}};
+
+  r.device->read_config(0, cid);
+  r.device->read_config(6, past);
+  r.device->write_config(0, cid);
+
+  BOOST_TEST(r.device->device_type() == dev::device_id::vsock);
+  const auto features = r.device->device_features();
+  BOOST_TEST(q::has_feature(features, q::feature::version_1));
+  BOOST_TEST(q::has_feature(features, vs::feature::seqpacket));
+  BOOST_TEST(q::has_feature(features, q::feature::event_idx));
+  BOOST_TEST(q::has_feature(features, q::feature::ring_packed));
+  BOOST_TEST(r.device->queue_max_sizes().size() == 3U);
+  BOOST_TEST(std::to_integer<int>(cid[0]) == 3);
+  BOOST_TEST(std::to_integer<int>(past[1]) == 0);  // offset 7: the cid's top byte
+  BOOST_TEST(std::to_integer<int>(past[2]) == 0);  // past the 8-byte space
+  BOOST_TEST(r.device->counters().config_writes_ignored.get() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(activation_without_three_queues_is_refused) {
+  device_rig r;
+  dev::activation a{.features = negotiated, .memory = r.memory, .queues = {}, .queue_events = {}, .interrupt = {}};
+
+  const auto result = r.device->activate(std::move(a));
+
+  BOOST_TEST(vmm::testing::error_of(result) == make_error_code(q::errc::invalid_configuration));
+  BOOST_TEST(!r.device->active());
+}
+
+BOOST_AUTO_TEST_CASE(request_through_the_tx_queue_is_answered_in_an_rx_buffer_with_an_interrupt) {
+  device_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated));
+  r.offer_rx(4);
+
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  const auto packets = r.used_rx();
+
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::response);
+  BOOST_TEST(r.drivers[vs::queue_index::tx].take_used().has_value());
+  BOOST_TEST(r.interrupt->count >= 1);
+  BOOST_TEST(unwrap(listener.accept()).valid());
+}
+
+BOOST_AUTO_TEST_CASE(handler_delivers_host_data_and_waits_for_rx_buffers) {
+  device_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated));
+  auto manager = unwrap(vmm::event_manager::event_manager<vs::vsock_handler>::create());
+  static_cast<void>(unwrap(manager.add_subscriber(vs::vsock_handler{r.device})));
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.events[vs::queue_index::tx].write());
+  static_cast<void>(unwrap(manager.run_with_timeout(std::chrono::milliseconds{100})));  // no rx buffers yet
+  const auto host = unwrap(listener.accept());
+  vsock_test::write_all(host, "hello guest");
+
+  r.offer_rx(4);
+  unwrap(r.events[vs::queue_index::rx].write());
+  std::vector<packet> packets;
+  for (int i = 0; i < 20 && packets.size() < 2; ++i) {
+    static_cast<void>(unwrap(manager.run_with_timeout(std::chrono::milliseconds{50})));
+    for (auto& p : r.used_rx()) {
+      packets.push_back(std::move(p));
+    }
+  }
+
+  BOOST_TEST_REQUIRE(packets.size() == 2U);
+  BOOST_TEST(packets[0].h.op == vs::op::response);
+  BOOST_TEST(vsock_test::text_of(packets[1].payload) == "hello guest");
+}
+
+BOOST_AUTO_TEST_CASE(malformed_tx_chain_is_used_and_counted_and_the_next_one_works) {
+  device_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated));
+  r.offer_rx(4);
+  auto bad = guest_header(vs::op::request, guest_port, host_port);
+  bad.src_cid = 9;
+
+  r.offer_tx(bad);
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  const auto packets = r.used_rx();
+
+  BOOST_TEST(r.device->counters().dropped_bad_cid.get() == 1U);
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::response);
+}
+
+BOOST_AUTO_TEST_CASE(reset_closes_connections_and_deactivates) {
+  device_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated));
+  r.offer_rx(2);
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  const auto host = unwrap(listener.accept());
+
+  r.device->reset();
+
+  BOOST_TEST(!r.device->active());
+  BOOST_TEST(vsock_test::peer_closed(host));
+  BOOST_TEST(!r.device->queue_event(vs::queue_index::tx).valid());
+  BOOST_TEST(r.device->process_tx().has_value());  // inactive: nothing to do
 }
 
 BOOST_AUTO_TEST_SUITE_END()
