@@ -121,7 +121,7 @@ void BM_virtio_vsock_baseline_unix_write_read(benchmark::State& state) {
     }
     read_exactly(host, received);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(size));
 }
 
 }  // namespace

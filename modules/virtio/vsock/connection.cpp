@@ -157,6 +157,18 @@ void connection::accept_rw(const header& h, std::span<const std::byte> payload) 
     return;
   }
   if (type_ == socket_type::stream) {
+    if (tx_off_ == tx_buf_.size() && reply_off_ == reply_.size()) {
+      // Nothing is waiting: write straight from the packet and buffer only what the socket did not take.
+      auto n = sys::send_with_fds(socket_, payload);
+      if (!n && !would_block(n.error())) {
+        metrics_->socket_errors.add();
+        reset();
+        return;
+      }
+      const std::size_t written = n.value_or(0);
+      fwd_cnt_ += static_cast<std::uint32_t>(written);
+      payload = payload.subspan(written);
+    }
     tx_buf_.insert(tx_buf_.end(), payload.begin(), payload.end());
   } else {
     tx_msg_.insert(tx_msg_.end(), payload.begin(), payload.end());
