@@ -183,27 +183,30 @@ void connection::accept_rw(const header& h, std::span<const std::byte> payload) 
 }
 
 void connection::flush() {
+  if (flush_reply() && flush_data()) {
+    after_progress();
+  }
+}
+
+auto connection::flush_reply() -> bool {
   while (reply_off_ < reply_.size()) {
-    const auto rest = std::as_bytes(std::span{reply_}).subspan(reply_off_);
-    auto n = sys::send_with_fds(socket_, rest);
+    auto n = sys::send_with_fds(socket_, std::as_bytes(std::span{reply_}).subspan(reply_off_));
     if (!n) {
-      if (would_block(n.error())) {
-        return;
-      }
-      metrics_->socket_errors.add();
-      reset();
-      return;
+      static_cast<void>(socket_failed(n.error()));
+      return false;  // guest data waits until the whole reply is out
     }
     reply_off_ += *n;
   }
+  return true;
+}
+
+auto connection::flush_data() -> bool {
   if (type_ == socket_type::stream) {
     while (tx_off_ < tx_buf_.size()) {
       auto n = sys::send_with_fds(socket_, std::span{tx_buf_}.subspan(tx_off_));
       if (!n) {
-        if (!would_block(n.error())) {
-          metrics_->socket_errors.add();
-          reset();
-          return;
+        if (!socket_failed(n.error())) {
+          return false;
         }
         break;
       }
@@ -217,25 +220,29 @@ void connection::flush() {
       tx_buf_.erase(tx_buf_.begin(), tx_buf_.begin() + static_cast<std::ptrdiff_t>(tx_off_));
       tx_off_ = 0;
     }
-  } else {
-    while (!tx_msgs_.empty()) {
-      const auto& message = tx_msgs_.front();
-      auto n = sys::send_with_fds(socket_, message);
-      if (!n) {
-        if (!would_block(n.error())) {
-          metrics_->socket_errors.add();
-          reset();
-          return;
-        }
-        break;
-      }
-      // A seqpacket socket takes a message whole or not at all.
-      fwd_cnt_ += static_cast<std::uint32_t>(message.size());
-      tx_msgs_bytes_ -= message.size();
-      tx_msgs_.pop_front();
-    }
+    return true;
   }
-  after_progress();
+  while (!tx_msgs_.empty()) {
+    const auto& message = tx_msgs_.front();
+    auto n = sys::send_with_fds(socket_, message);
+    if (!n) {
+      return socket_failed(n.error());
+    }
+    // A seqpacket socket takes a message whole or not at all.
+    fwd_cnt_ += static_cast<std::uint32_t>(message.size());
+    tx_msgs_bytes_ -= message.size();
+    tx_msgs_.pop_front();
+  }
+  return true;
+}
+
+auto connection::socket_failed(const std::error_code& e) -> bool {
+  if (would_block(e)) {
+    return true;  // the socket is full: what is left waits for the next writable report
+  }
+  metrics_->socket_errors.add();
+  reset();
+  return false;
 }
 
 void connection::after_progress() {

@@ -91,6 +91,11 @@ class connection {
   };
 
   void flush();
+  // Each returns false when the flush must stop: the connection was reset, or (flush_reply) the reply is not out.
+  [[nodiscard]] auto flush_reply() -> bool;
+  [[nodiscard]] auto flush_data() -> bool;
+  // true for EAGAIN/EINTR; otherwise counts the error, resets the connection and returns false.
+  [[nodiscard]] auto socket_failed(const std::error_code& e) -> bool;
   void after_progress();
   [[nodiscard]] auto rx_remaining() const noexcept -> std::size_t { return rx_buf_.size() - rx_off_; }
   [[nodiscard]] auto make_header(std::uint16_t o) noexcept -> header;

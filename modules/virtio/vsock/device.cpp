@@ -51,7 +51,7 @@ auto vsock_device::activate(device::activation a) -> vmm::result<void> {
   const std::scoped_lock lock{mutex_};
   memory_ = a.memory->memory();
   muxer_->set_seqpacket((a.features & (1ULL << feature::seqpacket)) != 0);
-  active_ = std::move(a);
+  active_ = std::make_unique<device::activation>(std::move(a));
   return {};
 }
 
@@ -64,7 +64,7 @@ void vsock_device::reset() {
 
 auto vsock_device::active() const -> bool {
   const std::scoped_lock lock{mutex_};
-  return active_.has_value();
+  return active_ != nullptr;
 }
 
 auto vsock_device::queue_event(std::size_t index) const -> sys::borrowed_fd {

@@ -70,7 +70,7 @@ class vsock_device final : public device::virtio_device {
   std::unique_ptr<vsock::muxer> muxer_;
   std::shared_ptr<vsock::metrics> metrics_;
   sys::borrowed_fd backend_fd_;
-  std::optional<device::activation> active_;
+  std::unique_ptr<device::activation> active_;  // null while inactive
   std::shared_ptr<const memory::guest_memory> memory_;
   queue::descriptor_chain chain_;
 };

@@ -14,7 +14,10 @@ export namespace vmm::virtio::vsock {
 class vsock_handler {
  public:
   /// Which fd an event belongs to (the events' data).
-  enum source : std::uint32_t { rx_queue = 0, tx_queue = 1, event_queue = 2, backend = 3 };
+  static constexpr std::uint32_t rx_queue = 0;
+  static constexpr std::uint32_t tx_queue = 1;
+  static constexpr std::uint32_t event_queue = 2;
+  static constexpr std::uint32_t backend = 3;
 
   explicit vsock_handler(std::shared_ptr<vsock_device> device) noexcept : device_{std::move(device)} {}
 

@@ -30,8 +30,10 @@ auto metrics::to_json() const -> std::string {
       {"config_writes_ignored", &config_writes_ignored},
   }};
   std::string out = "{";
-  for (std::size_t i = 0; i < fields.size(); ++i) {
-    out += std::format("{}\"{}\": {}", i == 0 ? "" : ", ", fields[i].first, fields[i].second->get());
+  std::string_view separator;
+  for (const auto& [name, value] : fields) {
+    out += std::format("{}\"{}\": {}", separator, name, value->get());
+    separator = ", ";
   }
   out += "}";
   return out;
