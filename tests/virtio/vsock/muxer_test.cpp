@@ -128,6 +128,34 @@ BOOST_AUTO_TEST_CASE(host_close_sends_shutdown_and_guest_reset_removes_connectio
   BOOST_TEST(t.mux().connection_count() == 0U);
 }
 
+BOOST_AUTO_TEST_CASE(guest_reset_with_host_data_queued_drops_it_and_removes_the_connection) {
+  harness t;
+  const auto listener = t.listen(host_port);
+  const auto host = connect_from_guest(t, listener);
+  vsock_test::write_all(host, "unsent");
+  static_cast<void>(t.mux().process_events());  // read, queued for the guest
+
+  t.send(guest_header(vs::op::rst, guest_port, host_port));
+
+  BOOST_TEST(t.receive().empty());
+  BOOST_TEST(t.mux().connection_count() == 0U);
+  BOOST_TEST(vsock_test::peer_closed(host));
+}
+
+BOOST_AUTO_TEST_CASE(host_close_with_unread_data_is_a_socket_error_and_resets) {
+  harness t;
+  const auto listener = t.listen(host_port);
+  auto host = connect_from_guest(t, listener);
+  t.send(guest_header(vs::op::rw, guest_port, host_port), vsock_test::bytes_of("never read"));
+
+  host.reset();  // unread data: the device's next read gets ECONNRESET
+  const auto packets = t.receive();
+
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::rst);
+  BOOST_TEST(t.mux().counters().socket_errors.get() == 1U);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(host_initiated)
@@ -323,6 +351,20 @@ BOOST_AUTO_TEST_CASE(host_message_beyond_credit_is_split_and_only_the_last_piece
   BOOST_TEST_REQUIRE(second.size() == 1U);
   BOOST_TEST(vsock_test::text_of(second[0].payload) == "ef");
   BOOST_TEST(second[0].h.flags == (vs::seq_flag::eom | vs::seq_flag::eor));
+}
+
+BOOST_AUTO_TEST_CASE(host_message_above_64_kib_resets_the_connection) {
+  harness t;
+  const auto listener = t.listen(host_port, sys::socket_kind::seqpacket);
+  const auto host = connect_from_guest(t, listener, vs::socket_type::seqpacket);
+  const std::vector<std::byte> big(vs::max_host_read + 1, std::byte{'m'});
+
+  BOOST_TEST_REQUIRE(unwrap(sys::send_with_fds(host, big)) == big.size());
+  const auto packets = t.receive();
+
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::rst);
+  BOOST_TEST(t.mux().counters().protocol_errors.get() == 1U);
 }
 
 BOOST_AUTO_TEST_CASE(host_connect_on_the_seqpacket_listener_opens_a_seqpacket_connection) {
@@ -570,6 +612,34 @@ BOOST_AUTO_TEST_CASE(malformed_tx_chain_is_used_and_counted_and_the_next_one_wor
   BOOST_TEST(r.device->counters().dropped_bad_cid.get() == 1U);
   BOOST_TEST_REQUIRE(packets.size() == 1U);
   BOOST_TEST(packets[0].h.op == vs::op::response);
+}
+
+BOOST_AUTO_TEST_CASE(tx_head_out_of_range_is_skipped_and_the_next_chain_works) {
+  device_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated));
+  r.offer_rx(2);
+  auto& tx = r.drivers[vs::queue_index::tx];
+
+  tx.push_head(ring_size + 3);  // names no descriptor
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  const auto packets = r.used_rx();
+
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::response);
+}
+
+BOOST_AUTO_TEST_CASE(tx_available_index_far_ahead_breaks_the_queue_and_is_reported) {
+  device_rig r;
+  unwrap(r.activate(negotiated));
+  auto& tx = r.drivers[vs::queue_index::tx];
+
+  tx.set_avail_idx(ring_size + 5);  // more entries than the ring holds
+  tx.publish();
+  const auto result = r.device->process_tx();
+
+  BOOST_TEST(vmm::testing::error_of(result) == make_error_code(q::errc::queue_broken));
 }
 
 BOOST_AUTO_TEST_CASE(reset_closes_connections_and_deactivates) {

@@ -273,6 +273,19 @@ BOOST_AUTO_TEST_CASE(data_with_the_other_socket_type_resets_the_connection) {
   BOOST_TEST(replies[0].h.op == vs::op::rst);
 }
 
+BOOST_AUTO_TEST_CASE(guest_reset_while_the_device_owes_one_sends_nothing) {
+  harness t;
+  const auto listener = t.listen(host_port);
+  t.send(guest_header(vs::op::request, guest_port, host_port));
+  static_cast<void>(t.receive());
+  t.send(guest_header(vs::op::request, guest_port, host_port));  // protocol error: a reset is owed
+
+  t.send(guest_header(vs::op::rst, guest_port, host_port));
+
+  BOOST_TEST(t.receive().empty());
+  BOOST_TEST(t.mux().connection_count() == 0U);
+}
+
 BOOST_AUTO_TEST_CASE(data_after_guest_shutdown_send_resets_the_connection) {
   harness t;
   const auto listener = t.listen(host_port);
@@ -426,6 +439,16 @@ BOOST_AUTO_TEST_CASE(seqpacket_connect_message_without_newline_closes_the_socket
   const auto host = handshake(t, "CONNECT 52", sys::socket_kind::seqpacket);
 
   BOOST_TEST(vsock_test::peer_closed(host));
+}
+
+BOOST_AUTO_TEST_CASE(seqpacket_connect_message_longer_than_the_line_limit_closes_the_socket) {
+  harness t;
+
+  const auto host =
+      handshake(t, std::format("CONNECT 52{}\n", std::string(vs::max_connect_line, ' ')), sys::socket_kind::seqpacket);
+
+  BOOST_TEST(vsock_test::peer_closed(host));
+  BOOST_TEST(t.mux().counters().handshake_failures.get() == 1U);
 }
 
 BOOST_AUTO_TEST_CASE(host_connections_past_the_limit_are_closed_at_accept) {
