@@ -16,7 +16,7 @@ auto would_block(const std::error_code& e) noexcept -> bool {
 }
 
 // The port of "CONNECT <port>" (decimal, 1 to 10 digits, at most 2^32 − 1, nothing around it), or nothing.
-auto parse_connect(std::string_view line) noexcept -> std::optional<std::uint32_t> {
+auto parse_connect(std::string_view line) -> std::optional<std::uint32_t> {
   constexpr std::string_view prefix = "CONNECT ";
   if (!line.starts_with(prefix)) {
     return std::nullopt;
@@ -32,7 +32,7 @@ auto parse_connect(std::string_view line) noexcept -> std::optional<std::uint32_
 
 }  // namespace
 
-muxer::muxer(muxer_config config, sys::epoll epoll, sys::unix_listener stream, sys::unix_listener seqpacket) noexcept
+muxer::muxer(muxer_config config, sys::epoll epoll, sys::unix_listener stream, sys::unix_listener seqpacket)
     : config_{std::move(config)},
       epoll_{std::move(epoll)},
       stream_listener_{std::move(stream)},
@@ -124,7 +124,7 @@ void muxer::handle_packet(const header& h, std::span<const std::byte> payload) {
   }
 }
 
-void muxer::queue_reset(const header& to) noexcept {
+void muxer::queue_reset(const header& to) {
   if (resets_.size() >= config_.max_pending_resets) {
     metrics_->resets_dropped.add();
     return;
@@ -271,9 +271,9 @@ auto muxer::process_events() -> vmm::result<std::size_t> {
   if (!n) {
     return std::unexpected(n.error());
   }
-  for (std::size_t i = 0; i < *n; ++i) {
-    const std::uint64_t token = ready[i].data();
-    const auto events = ready[i].events();
+  for (const auto& event : std::span{ready}.first(*n)) {
+    const std::uint64_t token = event.data();
+    const auto events = event.events();
     if (token == stream_listener_token) {
       accept_all(stream_listener_, sys::socket_kind::stream);
       continue;

@@ -106,12 +106,12 @@ class muxer {
     std::string line;
   };
 
-  muxer(muxer_config config, sys::epoll epoll, sys::unix_listener stream, sys::unix_listener seqpacket) noexcept;
+  muxer(muxer_config config, sys::epoll epoll, sys::unix_listener stream, sys::unix_listener seqpacket);
 
   [[nodiscard]] static auto key_of(std::uint32_t local, std::uint32_t peer) noexcept -> std::uint64_t {
     return (static_cast<std::uint64_t>(local) << 32U) | peer;
   }
-  void queue_reset(const header& to) noexcept;
+  void queue_reset(const header& to);
   void guest_connect(const header& h);
   void sync(std::uint64_t key);
   void erase(std::uint64_t key) noexcept;

@@ -149,7 +149,8 @@ auto read_tx_packet(const memory::guest_memory& memory, const queue::descriptor_
 }
 
 auto check_type_and_op(const header& h, bool seqpacket) noexcept -> vmm::result<void> {
-  if (h.type != socket_type::stream && !(seqpacket && h.type == socket_type::seqpacket)) {
+  const bool known_type = h.type == socket_type::stream || (seqpacket && h.type == socket_type::seqpacket);
+  if (!known_type) {
     return vmm::failure(errc::unknown_type);
   }
   if (!known_op(h.op)) {
