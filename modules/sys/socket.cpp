@@ -211,4 +211,34 @@ auto unix_connect(const std::filesystem::path& path, socket_kind kind) -> result
   return std::move(endpoint->fd);
 }
 
+auto unix_connect_nonblocking(const std::filesystem::path& path, socket_kind kind) -> result<unique_fd> {
+  auto endpoint = open_endpoint(path, kind);
+  if (!endpoint) {
+    return std::unexpected(endpoint.error());
+  }
+  if (auto nb = set_nonblocking(endpoint->fd, true); !nb) {
+    return std::unexpected(nb.error());
+  }
+  // SAFETY: connect reads `length` bytes of the sockaddr_un built by open_endpoint; on a non-blocking unix socket
+  // it completes or fails at once.
+  if (::connect(endpoint->fd.get(), endpoint->sockaddr(), endpoint->length) < 0) {
+    return os_failure();
+  }
+  return std::move(endpoint->fd);
+}
+
+auto shutdown_socket(borrowed_fd socket, shutdown_direction direction) -> result<void> {
+  int how = SHUT_RDWR;
+  if (direction == shutdown_direction::read) {
+    how = SHUT_RD;
+  } else if (direction == shutdown_direction::write) {
+    how = SHUT_WR;
+  }
+  // SAFETY: shutdown only changes the state of the connection behind `socket`.
+  if (::shutdown(socket.get(), how) < 0) {
+    return os_failure();
+  }
+  return {};
+}
+
 }  // namespace vmm::sys

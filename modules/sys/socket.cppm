@@ -78,4 +78,20 @@ class unix_listener {
 [[nodiscard]] auto unix_connect(const std::filesystem::path& path, socket_kind kind = socket_kind::stream)
     -> result<unique_fd>;
 
+/// As unix_connect, but the socket is non-blocking from the start, so the connect itself never waits: a unix
+/// listener whose backlog is full answers EAGAIN at once instead of blocking the caller (a device thread that a
+/// guest drives must not hang on a host listener that stopped accepting). Errors: as unix_connect, plus EAGAIN.
+[[nodiscard]] auto unix_connect_nonblocking(const std::filesystem::path& path, socket_kind kind = socket_kind::stream)
+    -> result<unique_fd>;
+
+/// Which directions shutdown_socket closes.
+enum class shutdown_direction : std::uint8_t {
+  read,   ///< SHUT_RD
+  write,  ///< SHUT_WR: the peer reads end of stream once it has everything sent before
+  both,   ///< SHUT_RDWR
+};
+
+/// shutdown(2) on a connected socket. Errors: ENOTCONN when it is not connected; EBADF/ENOTSOCK.
+[[nodiscard]] auto shutdown_socket(borrowed_fd socket, shutdown_direction direction) -> result<void>;
+
 }  // namespace vmm::sys
