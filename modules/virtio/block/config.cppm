@@ -110,8 +110,7 @@ static_assert(offsetof(block_config, discard_sector_alignment) ==
 static_assert(offsetof(block_config, max_write_zeroes_sectors) ==
               offsetof(virtio_blk_config, max_write_zeroes_sectors));
 static_assert(offsetof(block_config, max_write_zeroes_seg) == offsetof(virtio_blk_config, max_write_zeroes_seg));
-static_assert(offsetof(block_config, write_zeroes_may_unmap) ==
-              offsetof(virtio_blk_config, write_zeroes_may_unmap));
+static_assert(offsetof(block_config, write_zeroes_may_unmap) == offsetof(virtio_blk_config, write_zeroes_may_unmap));
 static_assert(offsetof(block_config, secure_erase_sector_alignment) ==
               offsetof(virtio_blk_config, secure_erase_sector_alignment));
 static_assert(std::is_trivially_copyable_v<block_config>);

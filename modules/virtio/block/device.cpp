@@ -22,6 +22,15 @@ auto offered_policy(std::uint64_t capacity, bool read_only, const block_limits& 
           .limits = limits};
 }
 
+// A range request needs one backend slot per range, and the engine only takes a chain when its largest request fits:
+// more ranges than the backend's depth would never fit, so the advertised maxima are clamped to it.
+auto fit_to(block_limits limits, const block_backend& backend) -> block_limits {
+  const auto depth = static_cast<std::uint32_t>(std::min<std::size_t>(backend.free_slots(), 0xffff'ffffU));
+  limits.max_discard_seg = std::clamp<std::uint32_t>(limits.max_discard_seg, 1, std::max(depth, 1U));
+  limits.max_write_zeroes_seg = std::clamp<std::uint32_t>(limits.max_write_zeroes_seg, 1, std::max(depth, 1U));
+  return limits;
+}
+
 }  // namespace
 
 auto block_device::serial_bytes(std::string_view serial) noexcept -> std::array<std::byte, id_bytes> {
@@ -37,11 +46,12 @@ block_device::block_device(std::unique_ptr<block_backend> backend, const block_o
                            sys::event_fd state_event)
     : backend_{std::move(backend)},
       read_only_{options.read_only || backend_->read_only()},
-      limits_{options.limits},
-      config_{make_config(backend_->size() / sector_size, options.limits)},
+      limits_{fit_to(options.limits, *backend_)},
+      config_{make_config(backend_->size() / sector_size, limits_)},
       state_event_{std::move(state_event)},
       engine_{*backend_, offered_policy(backend_->size() / sector_size, read_only_, limits_),
-              serial_bytes(options.serial), metrics_} {}
+              serial_bytes(options.serial), metrics_} {
+}
 
 block_device::~block_device() = default;
 
@@ -61,9 +71,9 @@ auto block_device::device_type() const noexcept -> std::uint32_t {
 }
 
 auto block_device::device_features() const noexcept -> std::uint64_t {
-  std::uint64_t f = bit(queue::feature::version_1) | bit(queue::feature::ring_packed) |
-                    bit(queue::feature::event_idx) | bit(queue::feature::indirect_desc) | bit(feature::flush) |
-                    bit(feature::blk_size) | bit(feature::seg_max) | bit(feature::size_max);
+  std::uint64_t f = bit(queue::feature::version_1) | bit(queue::feature::ring_packed) | bit(queue::feature::event_idx) |
+                    bit(queue::feature::indirect_desc) | bit(feature::flush) | bit(feature::blk_size) |
+                    bit(feature::seg_max) | bit(feature::size_max);
   if (read_only_) {
     f |= bit(feature::read_only);
   } else {

@@ -23,8 +23,7 @@ auto request_engine::can_accept() const noexcept -> bool {
   return !free_.empty() && backend_->free_slots() >= ops_needed_max();
 }
 
-void request_engine::submit(std::shared_ptr<const memory::guest_memory> memory,
-                            const queue::descriptor_chain& chain) {
+void request_engine::submit(std::shared_ptr<const memory::guest_memory> memory, const queue::descriptor_chain& chain) {
   vmm::contract_check(can_accept(), "request_engine::submit without a free slot");
   vmm::contract_check(memory != nullptr, "request_engine::submit without guest memory");
   const std::uint32_t index = free_.back();

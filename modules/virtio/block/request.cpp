@@ -61,8 +61,7 @@ auto read_stream(const memory::guest_memory& memory, std::span<const descriptor>
 }
 
 // How many descriptors hold part of [offset, offset + length) of the stream (the request's data segments).
-auto count_pieces(std::span<const descriptor> descriptors, std::uint64_t offset, std::uint64_t length)
-    -> std::size_t {
+auto count_pieces(std::span<const descriptor> descriptors, std::uint64_t offset, std::uint64_t length) -> std::size_t {
   return for_each_piece(descriptors, offset, length,
                         [](memory::guest_address, std::uint64_t) -> vmm::result<void> { return {}; })
       .value_or(0);
@@ -71,15 +70,14 @@ auto count_pieces(std::span<const descriptor> descriptors, std::uint64_t offset,
 auto append_buffers(const memory::guest_memory& memory, std::span<const descriptor> descriptors, std::uint64_t offset,
                     std::uint64_t length, memory::access mode, std::vector<sys::io_buffer>& out,
                     std::size_t max_buffers) -> vmm::result<void> {
-  auto pieces = for_each_piece(descriptors, offset, length,
-                               [&](memory::guest_address a, std::uint64_t n) -> vmm::result<void> {
-                                 if (auto r = memory.append_io_buffers(a, n, mode, out, max_buffers); !r) {
-                                   return vmm::failure(r.error() == memory::errc::too_many_buffers
-                                                           ? errc::too_many_segments
-                                                           : errc::buffer_unmapped);
-                                 }
-                                 return {};
-                               });
+  auto pieces =
+      for_each_piece(descriptors, offset, length, [&](memory::guest_address a, std::uint64_t n) -> vmm::result<void> {
+        if (auto r = memory.append_io_buffers(a, n, mode, out, max_buffers); !r) {
+          return vmm::failure(r.error() == memory::errc::too_many_buffers ? errc::too_many_segments
+                                                                          : errc::buffer_unmapped);
+        }
+        return {};
+      });
   if (!pieces) {
     return std::unexpected(pieces.error());
   }
@@ -128,7 +126,8 @@ auto parse_transfer(const memory::guest_memory& memory, const queue::descriptor_
                     const request_policy& policy, block_request& out) -> vmm::result<void> {
   const bool is_read = out.op == operation::read;
   // A read's data is the writable bytes before the status; a write's is the readable bytes after the header.
-  const std::uint64_t wrong_side = is_read ? chain.readable_bytes() - sizeof(request_header) : chain.writable_bytes() - 1;
+  const std::uint64_t wrong_side =
+      is_read ? chain.readable_bytes() - sizeof(request_header) : chain.writable_bytes() - 1;
   if (wrong_side != 0) {
     return vmm::failure(errc::data_wrong_direction);
   }
@@ -151,8 +150,8 @@ auto parse_transfer(const memory::guest_memory& memory, const queue::descriptor_
     return vmm::failure(errc::sector_out_of_range);
   }
   out.data_bytes = data;
-  return append_buffers(memory, side, first, data, is_read ? memory::access::write : memory::access::read,
-                        out.buffers, sys::max_io_buffers);
+  return append_buffers(memory, side, first, data, is_read ? memory::access::write : memory::access::read, out.buffers,
+                        sys::max_io_buffers);
 }
 
 auto parse_ranges(const memory::guest_memory& memory, const queue::descriptor_chain& chain,

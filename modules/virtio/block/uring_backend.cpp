@@ -25,8 +25,8 @@ auto expected_result(io_kind kind, std::uint64_t length) -> std::uint64_t {
 
 }  // namespace
 
-uring_backend::uring_backend(sys::unique_fd fd, std::uint64_t size, bool read_only, unsigned depth,
-                             sys::event_fd event, std::unique_ptr<uring_state> ring)
+uring_backend::uring_backend(sys::unique_fd fd, std::uint64_t size, bool read_only, unsigned depth, sys::event_fd event,
+                             std::unique_ptr<uring_state> ring)
     : fd_{std::move(fd)},
       size_{size},
       read_only_{read_only},
@@ -130,8 +130,8 @@ auto uring_backend::submit(const io_operation& op) -> vmm::result<void> {
       break;
     case io_kind::discard:
     case io_kind::write_zeroes: {
-      const int mode = FALLOC_FL_KEEP_SIZE |
-                       (op.kind == io_kind::discard ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
+      const int mode =
+          FALLOC_FL_KEEP_SIZE | (op.kind == io_kind::discard ? FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE);
       // SAFETY: prepares a fallocate of this backend's descriptor; no memory is involved. The range was checked
       // against the capacity, so both values fit off_t.
       ::io_uring_prep_fallocate(sqe, fd, mode, static_cast<::off_t>(op.offset), static_cast<::off_t>(op.length));
