@@ -8,11 +8,11 @@ export namespace vmm::virtio::block {
 /// request from the driver: the device answers it with the status status_for() gives (or drops the chain for
 /// no_status_byte), counts it by this cause, and goes on with the next request.
 enum class errc : std::uint8_t {
-  no_status_byte = 1,          ///< the chain has no device-writable byte for the status: dropped (used length 0)
-  header_too_short,            ///< fewer than 16 device-readable bytes for the request header
-  unsupported_type,            ///< the request type is unknown, or its feature was not negotiated
-  data_wrong_direction,        ///< a read with device-readable data, or a write/discard with device-writable data
-  zero_length,                 ///< a read or write with no data bytes
+  no_status_byte = 1,    ///< no device-writable byte (in writable guest memory) for the status: dropped, used length 0
+  header_too_short,      ///< fewer than 16 device-readable bytes for the request header
+  unsupported_type,      ///< the request type is unknown, or its feature was not negotiated
+  data_wrong_direction,  ///< a read with device-readable data, or a write/discard with device-writable data
+  zero_length,           ///< a read or write with no data bytes
   length_not_sector_multiple,  ///< a read or write whose data is not a multiple of 512 bytes
   request_too_large,           ///< the data passes the device's transfer limit (seg_max × size_max)
   too_many_segments,           ///< more data descriptors than seg_max, or more discard/write-zeroes ranges than allowed

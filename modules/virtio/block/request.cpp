@@ -222,9 +222,11 @@ auto parse_request(const memory::guest_memory& memory, const queue::descriptor_c
   out.sector = 0;
   out.data_bytes = 0;
   out.writable = chain.writable();
+  // The status byte must be writable guest memory before anything else happens: a request whose answer cannot be
+  // delivered is dropped without doing its I/O.
   const auto status = find_status(chain.writable());
-  out.has_status = status.has_value();
-  if (!status) {
+  out.has_status = status.has_value() && memory.get_slice(*status, 1, memory::access::write).has_value();
+  if (!out.has_status) {
     return vmm::failure(errc::no_status_byte);
   }
   out.status_address = *status;

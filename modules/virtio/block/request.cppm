@@ -50,7 +50,7 @@ struct block_request {
   std::vector<sector_range> ranges;
   /// Where the status byte goes; meaningful when has_status.
   memory::guest_address status_address;
-  /// Whether the chain has a status byte (a chain without one is dropped).
+  /// Whether the chain has a status byte in writable guest memory (a chain without one is dropped).
   bool has_status = false;
   /// The device-writable descriptors (for GET_ID's serial).
   std::span<const queue::descriptor> writable;
