@@ -2,13 +2,13 @@
 // guest memory and fills that memory (headers, range lists, data):
 //   byte 0: device mode — bit 0 read-only, bit 1 DISCARD negotiated, bit 2 WRITE_ZEROES negotiated, bit 3 small
 //           limits (seg_max 4, size_max 4096, 2 ranges of at most 8 sectors);
-//   byte 1: descriptor count (1..12); then per descriptor 5 bytes: address (2 bytes, × 4, so some land past the
-//           64 KiB of memory), length (2 bytes; 0xffff means 2^32 − 1), flags (bit 0 writable; writable ones are
+//   byte 1: descriptor count (1..12); then per descriptor 5 bytes: address (2 bytes, modulo 20 KiB, so some land
+//           past the 16 KiB of memory), length (2 bytes; 0xffff means 2^32 − 1), flags (bit 0 writable; writable ones are
 //           moved after the readable ones, as a queue guarantees);
 //   then a header for the first readable descriptor: type selector (1 byte: the six known types, else a raw
-//   value), sector (1 byte: near the 64-sector capacity, or 0xff for a huge one);
+//   value), sector (1 byte: near the 16-sector capacity, or 0xff for a huge one);
 //   the rest is copied over guest memory from address 0x100 on (so range lists and data are the input's).
-// The request runs on a file_backend over a 32 KiB memfd, and every outcome is checked:
+// The request runs on a file_backend over an 8 KiB (16-sector) memfd, and every outcome is checked:
 //   - exactly one chain finishes, with the chain's token; when it is not dropped its status byte holds OK, IOERR
 //     or UNSUPP (and the status the engine reports);
 //   - the used length is at most the chain's writable bytes;
@@ -30,8 +30,8 @@ namespace blk = vmm::virtio::block;
 namespace vq = vmm::virtio::queue;
 using vmm::memory::guest_address;
 
-constexpr std::uint64_t memory_size = 64 * 1024;
-constexpr std::uint64_t disk_sectors = 64;
+constexpr std::uint64_t memory_size = 16 * 1024;
+constexpr std::uint64_t disk_sectors = 16;
 constexpr std::size_t max_descriptors = 12;
 
 [[noreturn]] void mismatch(std::string_view what) {
@@ -104,7 +104,7 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
   std::vector<vq::descriptor> readable;
   std::vector<vq::descriptor> writable;
   for (std::size_t i = 0; i < count; ++i) {
-    const std::uint64_t address = std::uint64_t{in.u16()} * 4;
+    const std::uint64_t address = in.u16() % (memory_size + 4096);
     const std::uint16_t raw_length = in.u16();
     const std::uint32_t length = raw_length == 0xffff ? 0xffff'ffffU : raw_length;
     const bool is_writable = (in.u8() & 1U) != 0;
@@ -168,7 +168,13 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
   check(f.used_length <= chain.writable_bytes(), "used length within the writable bytes");
   check(engine.in_flight() == 0, "nothing left in flight");
   const auto guest_after = guest_contents(*memory);
+  // Compared in 64-byte blocks (memcmp), byte by byte only where a block differs.
+  constexpr std::uint64_t block = 64;
   for (std::uint64_t a = 0; a < memory_size; ++a) {
+    if (a % block == 0 && std::memcmp(&guest_before[a], &guest_after[a], block) == 0) {
+      a += block - 1;
+      continue;
+    }
     if (guest_before[a] == guest_after[a]) {
       continue;
     }
