@@ -1,6 +1,7 @@
 // The test rig shared by test_virtio_block: guest memory, a temporary disk file with a known pattern, either backend,
 // a request engine, and helpers that lay requests out in guest memory and run them to completion.
 module;
+#include <cerrno>
 #include <poll.h>
 export module block_rig;
 import std;
@@ -15,8 +16,62 @@ namespace blk = vmm::virtio::block;
 namespace queue = vmm::virtio::queue;
 using vmm::memory::guest_address;
 
-/// Which backend a rig uses.
-enum class backend_kind : std::uint8_t { sync, uring };
+/// Which backend a rig uses (manual: manual_backend, for the queue tests).
+enum class backend_kind : std::uint8_t { sync, uring, manual };
+
+/// A backend that finishes operations only when told to (complete_all), signalling its completion eventfd then,
+/// and that can be told to refuse submissions or fail flushes. It moves no data: for testing the device's flow.
+class manual_backend final : public blk::block_backend {
+ public:
+  manual_backend(std::uint64_t size, std::size_t depth)
+      : size_{size}, depth_{depth}, event_{*vmm::sys::event_fd::create({.nonblocking = true})} {}
+
+  [[nodiscard]] auto size() const noexcept -> std::uint64_t override { return size_; }
+  [[nodiscard]] auto read_only() const noexcept -> bool override { return false; }
+  [[nodiscard]] auto free_slots() const noexcept -> std::size_t override {
+    return depth_ - pending_.size() - done_.size();
+  }
+  [[nodiscard]] auto submit(const blk::io_operation& op) -> vmm::result<void> override {
+    if (refuse_submit || free_slots() == 0) {
+      return vmm::failure(blk::errc::backend_full);
+    }
+    pending_.push_back(op.cookie);
+    return {};
+  }
+  [[nodiscard]] auto flush_submissions() -> vmm::result<void> override {
+    if (fail_flush) {
+      return vmm::os_failure(EBUSY);
+    }
+    return {};
+  }
+  void reap(std::vector<blk::io_completion>& out) override {
+    static_cast<void>(event_.read());
+    out.insert(out.end(), done_.begin(), done_.end());
+    done_.clear();
+  }
+  [[nodiscard]] auto completion_event() const noexcept -> vmm::sys::borrowed_fd override { return event_.fd(); }
+  [[nodiscard]] auto in_flight() const noexcept -> std::size_t override { return pending_.size() + done_.size(); }
+
+  /// Finishes every submitted operation with `error` and signals the completion eventfd.
+  void complete_all(std::error_code error = {}) {
+    for (const std::uint64_t cookie : pending_) {
+      done_.push_back({.cookie = cookie, .error = error});
+    }
+    pending_.clear();
+    static_cast<void>(event_.write(1));
+  }
+  [[nodiscard]] auto pending() const noexcept -> std::size_t { return pending_.size(); }
+
+  bool refuse_submit = false;
+  bool fail_flush = false;
+
+ private:
+  std::uint64_t size_;
+  std::size_t depth_;
+  vmm::sys::event_fd event_;
+  std::vector<std::uint64_t> pending_;
+  std::vector<blk::io_completion> done_;
+};
 
 /// Guest layout: 4 MiB of memory at 0. The header at 0x1000, the status byte at 0x2000, range lists at 0x3000,
 /// data from 0x10000 (up to 3 MiB); addresses at or above memory_size are unmapped.
@@ -71,10 +126,12 @@ inline void check(bool ok, std::string_view what) {
 class rig {
  public:
   /// A rig with a disk of `sectors` sectors filled with pattern(), or nullptr (and a message in `why`) when the
-  /// backend cannot be made here (io_uring refused by the kernel or a seccomp filter).
+  /// backend cannot be made here (io_uring refused by the kernel or a seccomp filter). The file goes in `directory`
+  /// (default: the temporary directory).
   [[nodiscard]] static auto create(backend_kind kind, std::uint64_t sectors = default_sectors, bool read_only = false,
-                                   std::string* why = nullptr) -> std::unique_ptr<rig> {
-    auto file = vmm::sys::temp_file::create("vmm-blk-");
+                                   std::string* why = nullptr, const std::filesystem::path& directory = {})
+      -> std::unique_ptr<rig> {
+    auto file = vmm::sys::temp_file::create("vmm-blk-", directory);
     check(file.has_value(), "temp file");
     std::vector<std::byte> bytes(static_cast<std::size_t>(sectors * blk::sector_size));
     for (std::size_t i = 0; i < bytes.size(); ++i) {
@@ -84,7 +141,9 @@ class rig {
     auto fd = blk::open_image(file->path(), read_only);
     check(fd.has_value(), "open image");
     std::unique_ptr<blk::block_backend> backend;
-    if (kind == backend_kind::sync) {
+    if (kind == backend_kind::manual) {
+      backend = std::make_unique<manual_backend>(sectors * blk::sector_size, 8);
+    } else if (kind == backend_kind::sync) {
       backend = *blk::file_backend::create(std::move(*fd), read_only);
     } else {
       auto u = blk::uring_backend::create(std::move(*fd), read_only, 64);
@@ -208,10 +267,11 @@ class rig {
 
 /// Runs `body` with a rig of each backend; an io_uring rig that cannot be made is skipped with a message.
 template <class Body>
-void each_backend(const Body& body, std::uint64_t sectors = default_sectors, bool read_only = false) {
+void each_backend(const Body& body, std::uint64_t sectors = default_sectors, bool read_only = false,
+                  const std::filesystem::path& directory = {}) {
   for (const backend_kind kind : {backend_kind::sync, backend_kind::uring}) {
     std::string why;
-    auto r = rig::create(kind, sectors, read_only, &why);
+    auto r = rig::create(kind, sectors, read_only, &why, directory);
     if (r == nullptr) {
       std::println(std::cerr, "skipping the io_uring backend: io_uring_setup refused ({})", why);
       continue;

@@ -2,6 +2,8 @@
 // and GET_ID; the read-only mode; the features, configuration space and metrics the device reports.
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
+
 import std;
 import vmm.sys;
 import vmm.memory;
@@ -140,6 +142,24 @@ BOOST_AUTO_TEST_CASE(write_zeroes_zeroes_its_ranges_with_and_without_unmap) {
     BOOST_TEST(vmm::sys::status(r.file().fd())->size == block_rig::default_sectors * sector);
     BOOST_TEST(r.metrics().write_zeroes == 1U);
   });
+}
+
+BOOST_AUTO_TEST_CASE(write_zeroes_on_tmpfs_falls_back_to_writing_zeroes) {
+  // tmpfs has no FALLOC_FL_ZERO_RANGE: both backends write the zeroes instead.
+  if (!std::filesystem::is_directory("/dev/shm")) {
+    BOOST_TEST_MESSAGE("skipping: no /dev/shm");
+    return;
+  }
+  each_backend(
+      [](rig& r, backend_kind) {
+        r.header(blk::request_type::write_zeroes, 0);
+        r.range(0, 3, 4);
+        const auto done = r.run(chain_of({readable(header_at, 16), readable(ranges_at, 16), writable(status_at, 1)}));
+        BOOST_TEST(done.status == blk::status::ok);
+        BOOST_TEST((r.disk_bytes(3 * sector, 4 * sector) == std::vector<std::byte>(4 * sector, std::byte{0})));
+        BOOST_TEST((r.disk_bytes(7 * sector, sector) == rig::pattern_bytes(7 * sector, sector)));
+      },
+      block_rig::default_sectors, false, "/dev/shm");
 }
 
 BOOST_AUTO_TEST_CASE(range_of_zero_sectors_is_a_successful_no_op) {
@@ -335,6 +355,19 @@ BOOST_AUTO_TEST_CASE(metrics_serialise_every_counter_and_cause_as_json) {
     BOOST_TEST(json.contains(R"("unsupported_type":1,)"));
     BOOST_TEST(json.ends_with(R"("bad_activation":0}})"));
     BOOST_TEST(std::ranges::count(json, '{') == std::ranges::count(json, '}'));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(backends_report_why_they_cannot_be_made) {
+  BOOST_TEST(vmm::testing::error_of(blk::open_image("/nonexistent/disk.img", true)) == vmm::testing::os_error(ENOENT));
+  BOOST_TEST(vmm::testing::error_of(blk::file_backend::create(vmm::sys::unique_fd{}, false)) ==
+             vmm::testing::os_error(EBADF));
+  BOOST_TEST(vmm::testing::error_of(blk::uring_backend::create(vmm::sys::unique_fd{}, false)) ==
+             vmm::testing::os_error(EBADF));
+  auto file = *vmm::sys::temp_file::create("vmm-blk-");
+  for (const unsigned depth : {0U, 4097U}) {
+    BOOST_TEST(vmm::testing::error_of(blk::uring_backend::create(*blk::open_image(file.path(), false), false, depth)) ==
+               vmm::testing::os_error(EINVAL));
   }
 }
 

@@ -220,6 +220,14 @@ BOOST_AUTO_TEST_CASE(get_id_buffer_shorter_than_20_bytes_is_ioerr) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(get_id_buffer_outside_guest_memory_is_ioerr) {
+  each_backend([](rig& r, backend_kind) {
+    r.header(blk::request_type::get_id, 0);
+    expect_rejected(r, chain_of({readable(header_at, 16), writable(unmapped, 20), writable(status_at, 1)}),
+                    blk::status::ioerr, blk::errc::buffer_unmapped);
+  });
+}
+
 BOOST_AUTO_TEST_CASE(range_list_empty_or_not_a_multiple_of_16_is_ioerr) {
   each_backend([](rig& r, backend_kind) {
     r.header(blk::request_type::discard, 0);

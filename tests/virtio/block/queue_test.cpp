@@ -3,6 +3,8 @@
 // interrupts. Also activation's checks, reset with requests in flight, and regression cases.
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
+
 import std;
 import vmm.sys;
 import vmm.memory;
@@ -36,12 +38,16 @@ constexpr guest_address used_at{0x302000};
 class counting_interrupt final : public vdev::virtio_interrupt {
  public:
   [[nodiscard]] auto signal(vdev::interrupt_cause cause) -> vmm::result<void> override {
+    if (fail) {
+      return vmm::os_failure(EAGAIN);
+    }
     if (cause == vdev::interrupt_cause::used_buffer) {
       ++count;
     }
     return {};
   }
   int count = 0;
+  bool fail = false;
 };
 
 constexpr auto bit(unsigned b) -> std::uint64_t {
@@ -58,7 +64,11 @@ struct device_rig {
     BOOST_REQUIRE(vmm::sys::write(file.fd(), bytes).value_or(0) == bytes.size());
     auto fd = *blk::open_image(file.path(), false);
     std::unique_ptr<blk::block_backend> backend;
-    if (kind == backend_kind::sync) {
+    if (kind == backend_kind::manual) {
+      auto m = std::make_unique<block_rig::manual_backend>(block_rig::default_sectors * sector, 8);
+      r->manual = m.get();
+      backend = std::move(m);
+    } else if (kind == backend_kind::sync) {
       backend = *blk::file_backend::create(std::move(fd), false);
     } else {
       auto u = blk::uring_backend::create(std::move(fd), false, 8);
@@ -102,6 +112,7 @@ struct device_rig {
     const blk::request_header h{
         .type = vmm::memory::le32{blk::request_type::in}, .reserved = {}, .sector = vmm::memory::le64{first}};
     BOOST_REQUIRE(m->write_obj(at(header_at, slot * 16), h));
+    BOOST_REQUIRE(m->write_obj<std::uint8_t>(at(status_at, slot), block_rig::status_unset));
     const std::array buffers{
         driver_buffer{.address = at(header_at, slot * 16), .length = 16, .writable = false},
         driver_buffer{.address = at(data_at, slot * 4096), .length = sectors * 512, .writable = true},
@@ -134,6 +145,7 @@ struct device_rig {
   std::optional<vmm::event_manager::event_manager<blk::block_handler>> manager;
   std::optional<vmm::testing::split_driver> split_driver;
   std::optional<vmm::testing::packed_driver> packed_driver;
+  block_rig::manual_backend* manual = nullptr;
 };
 
 const std::uint64_t split_features = bit(vq::feature::version_1) | bit(blk::feature::flush);
@@ -255,9 +267,107 @@ BOOST_AUTO_TEST_CASE(negotiated_features_decide_discard_support) {
   BOOST_TEST(r->device->policy().write_zeroes);  // back to what the device offers
 }
 
+BOOST_AUTO_TEST_CASE(full_backend_pauses_popping_until_the_completion_event) {
+  // The manual backend's depth is 8, so the device reserves 8 slots per chain: one chain in flight at a time.
+  auto r = device_rig::create(backend_kind::manual);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    r->offer_read(i, 1, i);
+  }
+  BOOST_REQUIRE(r->notify.write(1));
+  static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{20}));
+  static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{20}));
+  BOOST_TEST(r->manual->pending() == 1U);
+  BOOST_TEST(!r->take_used().has_value());
+  std::size_t used = 0;
+  for (int round = 0; round < 3; ++round) {
+    r->manual->complete_all();
+    static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{100}));
+    while (r->take_used()) {
+      ++used;
+    }
+  }
+  BOOST_TEST(used == 3U);
+  BOOST_TEST(r->device->metrics().completion_events >= 3U);
+  BOOST_TEST(r->device->metrics().status_ok == 3U);
+}
+
+BOOST_AUTO_TEST_CASE(backend_error_completes_the_chain_with_ioerr) {
+  auto r = device_rig::create(backend_kind::manual);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  r->offer_read(0, 1, 0);
+  BOOST_REQUIRE(r->device->process_queue());
+  r->manual->complete_all(vmm::testing::os_error(EIO));
+  BOOST_REQUIRE(r->device->process_completions());
+  const auto u = r->take_used();
+  BOOST_REQUIRE(u.has_value());
+  BOOST_TEST(u->length == 0U);
+  BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(status_at) == blk::status::ioerr);
+  BOOST_TEST(r->device->metrics().errors_of(blk::errc::io_failed) == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(failed_flush_is_counted_and_the_request_still_completes) {
+  auto r = device_rig::create(backend_kind::manual);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  r->manual->fail_flush = true;
+  r->offer_read(0, 1, 0);
+  BOOST_REQUIRE(r->device->process_queue());
+  BOOST_TEST(r->device->metrics().queue_errors == 1U);
+  r->manual->complete_all();
+  BOOST_REQUIRE(r->device->process_completions());
+  BOOST_TEST(r->take_used().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(refused_submission_is_answered_with_ioerr) {
+  auto r = device_rig::create(backend_kind::manual);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  r->manual->refuse_submit = true;
+  r->offer_read(0, 1, 0);
+  BOOST_REQUIRE(r->device->process_queue());
+  const auto u = r->take_used();
+  BOOST_REQUIRE(u.has_value());
+  BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(status_at) == blk::status::ioerr);
+  BOOST_TEST(r->device->metrics().errors_of(blk::errc::backend_full) == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(failing_interrupt_is_counted_and_reported) {
+  auto r = device_rig::create(backend_kind::sync);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  r->interrupt->fail = true;
+  r->offer_read(0, 1, 0);
+  BOOST_TEST(vmm::testing::error_of(r->device->process_queue()) == vmm::testing::os_error(EAGAIN));
+  BOOST_TEST(r->device->metrics().interrupt_errors == 1U);
+  BOOST_TEST(r->take_used().has_value());  // the chain itself was returned
+}
+
+BOOST_AUTO_TEST_CASE(broken_queue_stops_processing_with_its_error) {
+  auto r = device_rig::create(backend_kind::sync);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  r->split_driver->set_avail_idx(queue_size + 5);  // more entries than the queue holds
+  r->split_driver->publish();
+  BOOST_TEST(vmm::testing::error_of(r->device->process_queue()) == vq::errc::queue_broken);
+  BOOST_TEST(r->device->metrics().queue_errors >= 1U);
+  // The handler notes the error and keeps running.
+  BOOST_REQUIRE(r->notify.write(1));
+  static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{20}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(block_regression)
+
+BOOST_AUTO_TEST_CASE(completion_after_reset_is_reaped_and_dropped) {
+  auto r = device_rig::create(backend_kind::manual);
+  BOOST_REQUIRE(r->activate(split_features, false));
+  r->offer_read(0, 1, 0);
+  BOOST_REQUIRE(r->device->process_queue());
+  r->device->reset();
+  r->manual->complete_all();
+  BOOST_REQUIRE(r->device->process_completions());
+  BOOST_TEST(r->manual->in_flight() == 0U);
+  BOOST_TEST(r->split_driver->used_idx() == 0U);
+  BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(status_at) == block_rig::status_unset);  // never written
+}
 
 BOOST_AUTO_TEST_CASE(write_whose_status_byte_is_unmapped_is_dropped_before_its_io) {
   // Found by the fuzz target's invariant: the status address was only checked when the status was written, after
