@@ -35,10 +35,7 @@ auto fit_to(block_limits limits, const block_backend& backend) -> block_limits {
 
 auto block_device::serial_bytes(std::string_view serial) noexcept -> std::array<std::byte, id_bytes> {
   std::array<std::byte, id_bytes> out{};
-  const std::size_t n = std::min(serial.size(), id_bytes);
-  for (std::size_t i = 0; i < n; ++i) {
-    out[i] = static_cast<std::byte>(serial[i]);
-  }
+  std::ranges::transform(serial.substr(0, id_bytes), out.begin(), [](char c) { return static_cast<std::byte>(c); });
   return out;
 }
 
@@ -55,7 +52,7 @@ block_device::block_device(std::unique_ptr<block_backend> backend, const block_o
 
 block_device::~block_device() = default;
 
-auto block_device::create(std::unique_ptr<block_backend> backend, block_options options)
+auto block_device::create(std::unique_ptr<block_backend> backend, const block_options& options)
     -> vmm::result<std::shared_ptr<block_device>> {
   vmm::contract_check(backend != nullptr, "block_device::create without a backend");
   auto event = sys::event_fd::create({.nonblocking = true});
@@ -109,9 +106,12 @@ auto block_device::activate(device::activation a) -> vmm::result<void> {
     p.discard = p.discard && queue::has_feature(a.features, feature::discard);
     p.write_zeroes = p.write_zeroes && queue::has_feature(a.features, feature::write_zeroes);
     engine_.set_policy(p);
+    engine_.abandon();  // a second activation without a reset: the old queue's requests are not the new one's
     activation_.emplace(std::move(a));
   }
-  return state_event_.write(1);
+  // A full counter (EAGAIN) still wakes the handler, which is all this is for.
+  static_cast<void>(state_event_.write(1));
+  return {};
 }
 
 void block_device::reset() {
@@ -173,6 +173,9 @@ auto block_device::complete(const memory::guest_memory& memory) -> vmm::result<v
 }
 
 auto block_device::drain_queue(const std::shared_ptr<const memory::guest_memory>& memory) -> vmm::result<void> {
+  if (!activation_) {
+    return vmm::failure(errc::not_activated);
+  }
   auto& q = activation_->queues[0];
   for (;;) {
     while (engine_.can_accept()) {

@@ -33,7 +33,7 @@ struct block_options {
 class block_device final : public device::virtio_device {
  public:
   /// A device on `backend`. Errors: the state eventfd's (EMFILE).
-  [[nodiscard]] static auto create(std::unique_ptr<block_backend> backend, block_options options)
+  [[nodiscard]] static auto create(std::unique_ptr<block_backend> backend, const block_options& options)
       -> vmm::result<std::shared_ptr<block_device>>;
 
   block_device(const block_device&) = delete;

@@ -16,7 +16,8 @@ request_engine::request_engine(block_backend& backend, const request_policy& pol
 }
 
 auto request_engine::ops_needed_max() const noexcept -> std::size_t {
-  return std::max<std::size_t>({1, policy_.limits.max_discard_seg, policy_.limits.max_write_zeroes_seg});
+  const std::uint32_t ranges = std::max(policy_.limits.max_discard_seg, policy_.limits.max_write_zeroes_seg);
+  return std::max<std::size_t>(ranges, 1);
 }
 
 auto request_engine::can_accept() const noexcept -> bool {
@@ -135,34 +136,47 @@ void request_engine::start(std::uint32_t index, const block_request& request) {
   }
 }
 
+namespace {
+
+// The prefix of the writable part a finished request wrote (see finished_chain::used_length).
+auto used_length_of(operation op, std::uint8_t status, std::uint64_t writable_bytes) -> std::uint32_t {
+  if (status == status::ok && op == operation::read) {
+    return static_cast<std::uint32_t>(writable_bytes);  // data (≤ the transfer limit) and status
+  }
+  if (status == status::ok && op == operation::get_id) {
+    return static_cast<std::uint32_t>(writable_bytes == id_bytes + 1 ? id_bytes + 1 : id_bytes);
+  }
+  return writable_bytes == 1 ? 1 : 0;
+}
+
+}  // namespace
+
+void request_engine::count_finished(const pending& p, std::uint8_t status) noexcept {
+  if (status == status::unsupp) {
+    ++metrics_->status_unsupp;
+  } else if (status != status::ok) {
+    ++metrics_->status_ioerr;
+  } else {
+    ++metrics_->status_ok;
+    if (p.op == operation::read) {
+      metrics_->bytes_read += p.data_bytes;
+    } else if (p.op == operation::write) {
+      metrics_->bytes_written += p.data_bytes;
+    }
+  }
+}
+
 void request_engine::finish(pending& p, std::uint32_t index) {
   if (!p.abandoned) {
     const std::uint8_t status = p.error ? status_for(p.error) : status::ok;
     finished_chain done{.token = p.token, .status = status};
-    if (!p.memory->write_obj<std::uint8_t>(p.status_address, status)) {
-      done.dropped = true;
+    if (p.memory->write_obj<std::uint8_t>(p.status_address, status)) {
+      count_finished(p, status);
+      done.used_length = used_length_of(p.op, status, p.writable_bytes);
+    } else {
+      done.dropped = true;  // the status byte left guest memory since it was checked (memory hot-unplug)
       ++metrics_->dropped;
       metrics_->count_error(make_error_code(errc::buffer_unmapped));
-    } else {
-      if (status == status::ok) {
-        ++metrics_->status_ok;
-      } else if (status == status::unsupp) {
-        ++metrics_->status_unsupp;
-      } else {
-        ++metrics_->status_ioerr;
-      }
-      // The prefix of the writable part that was written (see finished_chain::used_length).
-      if (status == status::ok && p.op == operation::read) {
-        done.used_length = static_cast<std::uint32_t>(p.writable_bytes);
-        metrics_->bytes_read += p.data_bytes;
-      } else if (status == status::ok && p.op == operation::get_id) {
-        done.used_length = static_cast<std::uint32_t>(p.writable_bytes == id_bytes + 1 ? id_bytes + 1 : id_bytes);
-      } else {
-        done.used_length = p.writable_bytes == 1 ? 1 : 0;
-        if (status == status::ok && p.op == operation::write) {
-          metrics_->bytes_written += p.data_bytes;
-        }
-      }
     }
     ready_.push_back(done);
   }

@@ -79,6 +79,7 @@ class request_engine {
   };
 
   void finish(pending& p, std::uint32_t index);
+  void count_finished(const pending& p, std::uint8_t status) noexcept;
   void start(std::uint32_t index, const block_request& request);
   [[nodiscard]] auto ops_needed_max() const noexcept -> std::size_t;
 

@@ -35,10 +35,9 @@ void block_handler::init(event_manager::event_ops& ops) {
 }
 
 void block_handler::follow_state(event_manager::event_ops& ops) {
+  // Always re-registered: after a reset and a new activation the queue eventfd may have the old one's number but
+  // be another file, which epoll does not watch.
   const sys::borrowed_fd now = device_->queue_event();
-  if (now == watched_queue_) {
-    return;
-  }
   if (watched_queue_.valid()) {
     note(ops.remove(watched_queue_));
   }

@@ -14,7 +14,7 @@ export namespace vmm::virtio::block {
 class block_handler {
  public:
   /// Which registration an event belongs to (the events' data).
-  enum class source : std::uint32_t { state = 1, queue = 2, completion = 3 };
+  enum class source : std::uint8_t { state = 1, queue = 2, completion = 3 };
 
   explicit block_handler(std::shared_ptr<block_device> device) noexcept : device_{std::move(device)} {}
 

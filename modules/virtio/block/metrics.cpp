@@ -52,7 +52,7 @@ void block_metrics::count_error(std::error_code e) noexcept {
   if (e.category() == block_category() && e.value() >= 1 && static_cast<std::size_t>(e.value()) <= errors.size()) {
     i = static_cast<std::size_t>(e.value());
   }
-  ++errors[i - 1];
+  ++std::span{errors}[i - 1];
 }
 
 auto block_metrics::to_json() const -> std::string {

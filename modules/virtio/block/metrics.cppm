@@ -38,7 +38,7 @@ struct block_metrics {
   /// The count for one cause.
   [[nodiscard]] constexpr auto errors_of(errc e) const noexcept -> std::uint64_t {
     const auto i = static_cast<std::size_t>(e);
-    return i >= 1 && i <= errors.size() ? errors[i - 1] : 0;
+    return i >= 1 && i <= errors.size() ? std::span{errors}[i - 1] : 0;
   }
   /// Adds one to the count for `e`, when it is a vmm.virtio.block errc (other codes count as io_failed).
   void count_error(std::error_code e) noexcept;
