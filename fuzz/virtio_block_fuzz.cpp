@@ -3,8 +3,8 @@
 //   byte 0: device mode — bit 0 read-only, bit 1 DISCARD negotiated, bit 2 WRITE_ZEROES negotiated, bit 3 small
 //           limits (seg_max 4, size_max 4096, 2 ranges of at most 8 sectors);
 //   byte 1: descriptor count (1..12); then per descriptor 5 bytes: address (2 bytes, modulo 20 KiB, so some land
-//           past the 16 KiB of memory), length (2 bytes; 0xffff means 2^32 − 1), flags (bit 0 writable; writable ones are
-//           moved after the readable ones, as a queue guarantees);
+//           past the 16 KiB of memory), length (2 bytes; 0xffff means 2^32 − 1), flags (bit 0 writable; writable ones
+//           are moved after the readable ones, as a queue guarantees);
 //   then a header for the first readable descriptor: type selector (1 byte: the six known types, else a raw
 //   value), sector (1 byte: near the 16-sector capacity, or 0xff for a huge one);
 //   the rest is copied over guest memory from address 0x100 on (so range lists and data are the input's).
@@ -76,6 +76,49 @@ auto guest_contents(const vmm::memory::guest_memory& m) -> std::vector<std::byte
   return bytes;
 }
 
+// What every input shares, made once (an mmap and a memfd per input cost more than the request under test): the
+// guest memory, the disk memfd with its pattern, and a read-write and a read-only backend on it.
+struct fixture {
+  std::shared_ptr<const vmm::memory::guest_memory> memory;
+  vmm::sys::unique_fd disk;
+  std::vector<std::byte> pattern;
+  std::vector<std::byte> zeroes;
+  std::unique_ptr<blk::file_backend> read_write;
+  std::unique_ptr<blk::file_backend> read_only;
+
+  static auto get() -> const fixture& {
+    static const fixture f = make();
+    return f;
+  }
+
+ private:
+  static auto make() -> fixture {
+    fixture f;
+    const std::array layout{vmm::memory::guest_range{.start = guest_address{0}, .size = memory_size}};
+    auto created = vmm::memory::guest_memory::anonymous(layout);
+    check(created.has_value(), "guest memory");
+    f.memory = std::make_shared<const vmm::memory::guest_memory>(std::move(*created));
+    auto memfd = vmm::sys::create_memfd("vmm-block-fuzz");
+    check(memfd.has_value(), "memfd");
+    f.disk = std::move(*memfd);
+    check(vmm::sys::truncate(f.disk, disk_sectors * blk::sector_size).has_value(), "memfd size");
+    f.pattern.resize(disk_sectors * blk::sector_size);
+    for (std::size_t i = 0; i < f.pattern.size(); ++i) {
+      f.pattern[i] = static_cast<std::byte>((i * 31) + 7);
+    }
+    f.zeroes.resize(memory_size);
+    auto rw = f.disk.duplicate();
+    auto ro = f.disk.duplicate();
+    check(rw.has_value() && ro.has_value(), "memfd dup");
+    auto a = blk::file_backend::create(std::move(*rw), false);
+    auto b = blk::file_backend::create(std::move(*ro), true);
+    check(a.has_value() && b.has_value(), "backends");
+    f.read_write = std::move(*a);
+    f.read_only = std::move(*b);
+    return f;
+  }
+};
+
 constexpr std::array<std::uint32_t, 6> known_types{blk::request_type::in,      blk::request_type::out,
                                                    blk::request_type::flush,   blk::request_type::get_id,
                                                    blk::request_type::discard, blk::request_type::write_zeroes};
@@ -120,11 +163,11 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
     chain.append(d);
   }
 
-  // Guest memory: the input's bytes from 0x100, then the header over the first readable descriptor.
-  const std::array layout{vmm::memory::guest_range{.start = guest_address{0}, .size = memory_size}};
-  auto created = vmm::memory::guest_memory::anonymous(layout);
-  check(created.has_value(), "guest memory");
-  const auto memory = std::make_shared<const vmm::memory::guest_memory>(std::move(*created));
+  // Guest memory (made once, zeroed per input): the input's bytes from 0x100, then the header over the first
+  // readable descriptor.
+  const fixture& fx = fixture::get();
+  const auto& memory = fx.memory;
+  check(memory->write_all(guest_address{0}, fx.zeroes).has_value(), "guest reset");
   const std::uint8_t type_selector = in.u8();
   const std::uint8_t sector_selector = in.u8();
   const auto rest = std::as_bytes(in.rest().first(std::min<std::size_t>(in.rest().size(), memory_size - 0x100)));
@@ -140,21 +183,13 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
     static_cast<void>(memory->write_obj(readable.front().address, h));
   }
 
-  // The disk: a memfd with a pattern, behind a file_backend.
-  auto memfd = vmm::sys::create_memfd("vmm-block-fuzz");
-  check(memfd.has_value(), "memfd");
-  check(vmm::sys::truncate(*memfd, disk_sectors * blk::sector_size).has_value(), "memfd size");
-  std::vector<std::byte> pattern(disk_sectors * blk::sector_size);
-  for (std::size_t i = 0; i < pattern.size(); ++i) {
-    pattern[i] = static_cast<std::byte>(i * 31 + 7);
-  }
-  check(vmm::sys::write(*memfd, pattern).value_or(0) == pattern.size(), "memfd fill");
-  auto fd = memfd->duplicate();
-  check(fd.has_value(), "memfd dup");
-  auto backend = blk::file_backend::create(std::move(*fd), policy.read_only);
-  check(backend.has_value(), "backend");
+  // The disk: the memfd rewritten with its pattern, behind the backend of the input's mode.
+  const std::array pattern_buffer{vmm::sys::io_buffer{.base = const_cast<std::byte*>(fx.pattern.data()),
+                                                      .length = fx.pattern.size()}};  // NOLINT(*-const-cast)
+  check(vmm::sys::pwritev(fx.disk, pattern_buffer, 0).value_or(0) == fx.pattern.size(), "disk reset");
+  blk::block_backend& backend = policy.read_only ? *fx.read_only : *fx.read_write;
   blk::block_metrics metrics;
-  blk::request_engine engine{**backend, policy, blk::block_device::serial_bytes("fuzz-serial"), metrics};
+  blk::request_engine engine{backend, policy, blk::block_device::serial_bytes("fuzz-serial"), metrics};
 
   const auto guest_before = guest_contents(*memory);
   engine.submit(memory, chain);
@@ -193,7 +228,7 @@ extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t siz
     check(status.has_value() && *status == f.status, "the status byte holds the reported status");
   }
   if (policy.read_only || f.dropped || f.status != blk::status::ok) {
-    check(disk_contents(*memfd) == pattern, "a refused request or a read-only disk left the disk unchanged");
+    check(disk_contents(fx.disk) == fx.pattern, "a refused request or a read-only disk left the disk unchanged");
   }
   return 0;
 }
