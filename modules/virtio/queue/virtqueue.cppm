@@ -34,8 +34,8 @@ class virtqueue {
   [[nodiscard]] inline auto pop(const memory::guest_memory& memory, descriptor_chain& chain) -> vmm::result<bool> {
     return std::visit([&](auto& q) { return q.pop(memory, chain); }, queue_);
   }
-  [[nodiscard]] inline auto add_used(const memory::guest_memory& memory, chain_token token,
-                                     std::uint32_t used_length) -> vmm::result<void> {
+  [[nodiscard]] inline auto add_used(const memory::guest_memory& memory, chain_token token, std::uint32_t used_length)
+      -> vmm::result<void> {
     return std::visit([&](auto& q) { return q.add_used(memory, token, used_length); }, queue_);
   }
   [[nodiscard]] inline auto needs_notification(const memory::guest_memory& memory) -> vmm::result<bool> {
@@ -47,21 +47,27 @@ class virtqueue {
   [[nodiscard]] inline auto disable_notification(const memory::guest_memory& memory) -> vmm::result<void> {
     return std::visit([&](auto& q) { return q.disable_notification(memory); }, queue_);
   }
+  // Never valueless (both queues move without throwing), so visit cannot throw bad_variant_access.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   [[nodiscard]] inline auto size() const noexcept -> std::uint16_t {
     return std::visit([](const auto& q) { return q.size(); }, queue_);
   }
+  // Never valueless (both queues move without throwing), so visit cannot throw bad_variant_access.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   [[nodiscard]] inline auto in_flight() const noexcept -> std::uint32_t {
     return std::visit([](const auto& q) { return q.in_flight(); }, queue_);
   }
+  // Never valueless (both queues move without throwing), so visit cannot throw bad_variant_access.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   [[nodiscard]] inline auto stats() const noexcept -> const queue_stats& {
     return std::visit([](const auto& q) -> const queue_stats& { return q.stats(); }, queue_);
   }
+  // Never valueless (both queues move without throwing), so visit cannot throw bad_variant_access.
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   [[nodiscard]] inline auto broken() const noexcept -> bool {
     return std::visit([](const auto& q) { return q.broken(); }, queue_);
   }
-  [[nodiscard]] inline auto packed() const noexcept -> bool {
-    return std::holds_alternative<packed_queue>(queue_);
-  }
+  [[nodiscard]] inline auto packed() const noexcept -> bool { return std::holds_alternative<packed_queue>(queue_); }
 
  private:
   std::variant<split_queue, packed_queue> queue_;
