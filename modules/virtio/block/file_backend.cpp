@@ -12,7 +12,7 @@ namespace vmm::virtio::block {
 namespace {
 
 // A page-sized run of zeroes for file systems without FALLOC_FL_ZERO_RANGE (tmpfs): write-zeroes writes it.
-constexpr std::size_t zero_chunk = 64 * 1024;
+constexpr std::size_t zero_chunk = std::size_t{64} * 1024;
 alignas(4096) constinit const std::array<std::byte, zero_chunk> zeroes{};
 
 // Drops the first `n` bytes of `buffers` (which starts at index `first`) after a short transfer.

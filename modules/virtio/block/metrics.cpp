@@ -67,7 +67,7 @@ auto block_metrics::to_json() const -> std::string {
   for (std::size_t i = 0; i < errors.size(); ++i) {
     // The names are identifiers: nothing to escape.
     std::format_to(std::back_inserter(out), R"({}"{}":{})", i == 0 ? "" : ",", cause_name(static_cast<errc>(i + 1)),
-                   errors[i]);
+                   std::span{errors}[i]);
   }
   out += "}}";
   return out;

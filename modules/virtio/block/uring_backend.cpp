@@ -55,11 +55,18 @@ auto uring_backend::create(sys::unique_fd fd, bool read_only, unsigned depth)
   auto state = std::make_unique<uring_state>();
   // SAFETY: io_uring_queue_init maps the submission and completion rings into `state->ring`, which lives (at a
   // fixed address, behind the unique_ptr) until io_uring_queue_exit in the destructor. It returns -errno.
-  if (const int e = ::io_uring_queue_init(depth, &state->ring, 0); e < 0) {
+  // COOP_TASKRUN: completions are processed when this thread next enters the kernel, instead of interrupting it
+  // (without it, the device thread's epoll_wait returns EINTR whenever a completion's task work arrives). Kernels
+  // before 5.19 refuse the flag with EINVAL: then the ring is made without it.
+  int e = ::io_uring_queue_init(depth, &state->ring, IORING_SETUP_COOP_TASKRUN);
+  if (e == -EINVAL) {
+    e = ::io_uring_queue_init(depth, &state->ring, 0);
+  }
+  if (e < 0) {
     return os_failure(-e);
   }
   // SAFETY: registers an eventfd this object owns for as long as the ring; the kernel signals it per completion.
-  if (const int e = ::io_uring_register_eventfd(&state->ring, event->fd().get()); e < 0) {
+  if (e = ::io_uring_register_eventfd(&state->ring, event->fd().get()); e < 0) {
     ::io_uring_queue_exit(&state->ring);
     return os_failure(-e);
   }

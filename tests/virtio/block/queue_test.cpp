@@ -413,7 +413,12 @@ BOOST_AUTO_TEST_CASE(handler_follows_reset_and_stops_watching_the_old_queue_even
   static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{10}));
   BOOST_REQUIRE(r->notify.write(1));
   // Nothing watches the notification now: the loop times out instead of dispatching it.
-  BOOST_TEST(r->manager->run_with_timeout(std::chrono::milliseconds{10}).value_or(99) == 0U);
+  auto dispatched = r->manager->run_with_timeout(std::chrono::milliseconds{10});
+  while (vmm::testing::error_of(dispatched) == vmm::testing::os_error(EINTR)) {
+    // epoll_wait is interrupted when an io_uring of an earlier test tears down its task work: not what is tested.
+    dispatched = r->manager->run_with_timeout(std::chrono::milliseconds{10});
+  }
+  BOOST_TEST(dispatched.value_or(99) == 0U, vmm::testing::describe(dispatched));
   BOOST_TEST(r->device->metrics().queue_events == 1U);  // the look at activation only
 }
 
