@@ -1,0 +1,108 @@
+// vmm.virtio.block:device — the virtio-blk device: what it offers (features, one queue of up to 256 entries, the
+// configuration space), activation and reset, and the processing of its queue through the request engine. The
+// event-loop side (which fd means what) is :handler.
+export module vmm.virtio.block:device;
+import std;
+import vmm.sys;
+import vmm.memory;
+import vmm.virtio.queue;
+import vmm.virtio.device;
+import :error;
+import :config;
+import :request;
+import :backend;
+import :metrics;
+import :engine;
+
+export namespace vmm::virtio::block {
+
+/// How a block device is set up.
+struct block_options {
+  /// Refuse writes, discards and write-zeroes and offer VIRTIO_BLK_F_RO (also implied by a read-only backend).
+  bool read_only = false;
+  /// The GET_ID serial: at most 20 bytes are used, shorter ones are padded with NUL.
+  std::string serial;
+  block_limits limits;
+};
+
+/// A virtio-blk device on a backend.
+///
+/// Threading: the transport calls the virtio_device members from a vCPU thread; process_queue and
+/// process_completions run on the device's event-loop thread (block_handler). One mutex serialises them, so a
+/// reset never races a request in progress; requests still in the backend at reset finish there unreported.
+class block_device final : public device::virtio_device {
+ public:
+  /// A device on `backend`. Errors: the state eventfd's (EMFILE).
+  [[nodiscard]] static auto create(std::unique_ptr<block_backend> backend, const block_options& options)
+      -> vmm::result<std::shared_ptr<block_device>>;
+
+  block_device(const block_device&) = delete;
+  auto operator=(const block_device&) -> block_device& = delete;
+  block_device(block_device&&) = delete;
+  auto operator=(block_device&&) -> block_device& = delete;
+  ~block_device() override;
+
+  /// device_id::block.
+  [[nodiscard]] auto device_type() const noexcept -> std::uint32_t override;
+  /// VERSION_1, RING_PACKED, EVENT_IDX, INDIRECT_DESC, FLUSH, BLK_SIZE, SEG_MAX, SIZE_MAX, and RO when read-only,
+  /// else DISCARD and WRITE_ZEROES.
+  [[nodiscard]] auto device_features() const noexcept -> std::uint64_t override;
+  /// One queue of at most 256 entries.
+  [[nodiscard]] auto queue_max_sizes() const noexcept -> std::span<const std::uint16_t> override;
+  /// The block_config bytes at `offset` (zero past its end).
+  void read_config(std::uint64_t offset, std::span<std::byte> data) const override;
+  /// Ignored and counted: no field is writable without VIRTIO_BLK_F_CONFIG_WCE, which is not offered.
+  void write_config(std::uint64_t offset, std::span<const std::byte> data) override;
+  /// Takes the queue. Errors: errc::bad_activation (not exactly one queue and one queue event, or no memory or
+  /// interrupt).
+  [[nodiscard]] auto activate(device::activation a) -> vmm::result<void> override;
+  /// Drops the queue; requests in flight are abandoned (finished on the backend, never reported).
+  void reset() override;
+
+  /// Pops every available chain, runs it, puts finished chains on the used ring and interrupts the driver when it
+  /// asked for it. Stops taking chains while the backend is full (process_completions resumes). Errors:
+  /// errc::not_activated; errc::queue_broken / ring_unreadable (the queue needs a reset); the interrupt's error.
+  /// Malformed chains are never errors here: they are answered and counted.
+  [[nodiscard]] auto process_queue() -> vmm::result<void>;
+  /// Reaps the backend's completions, returns their chains, and takes more chains if the queue was waiting for
+  /// room. Errors: as process_queue (errc::not_activated is not an error here: completions after a reset are
+  /// reaped and dropped).
+  [[nodiscard]] auto process_completions() -> vmm::result<void>;
+
+  /// Signalled on activate and reset, so the handler can watch the new queue event (or stop watching).
+  [[nodiscard]] auto state_event() const noexcept -> sys::borrowed_fd { return state_event_.fd(); }
+  /// The backend's completion eventfd (empty for a synchronous backend).
+  [[nodiscard]] auto completion_event() const noexcept -> sys::borrowed_fd { return backend_->completion_event(); }
+  /// The queue's notification eventfd while active, else empty.
+  [[nodiscard]] auto queue_event() const -> sys::borrowed_fd;
+  [[nodiscard]] auto active() const -> bool;
+  [[nodiscard]] auto read_only() const noexcept -> bool { return read_only_; }
+  /// The configuration space as the driver sees it.
+  [[nodiscard]] auto config() const noexcept -> const block_config& { return config_; }
+  /// The request policy in force (the offered features before activation, the negotiated ones after).
+  [[nodiscard]] auto policy() const -> request_policy;
+  /// A copy of the counters.
+  [[nodiscard]] auto metrics() const -> block_metrics;
+
+  /// The GET_ID serial as 20 bytes.
+  [[nodiscard]] static auto serial_bytes(std::string_view serial) noexcept -> std::array<std::byte, id_bytes>;
+
+ private:
+  block_device(std::unique_ptr<block_backend> backend, const block_options& options, sys::event_fd state_event);
+  [[nodiscard]] auto drain_queue(const std::shared_ptr<const memory::guest_memory>& memory) -> vmm::result<void>;
+  [[nodiscard]] auto complete(const memory::guest_memory& memory) -> vmm::result<void>;
+
+  std::unique_ptr<block_backend> backend_;
+  bool read_only_;
+  block_limits limits_;
+  block_config config_;
+  sys::event_fd state_event_;
+  mutable std::mutex mutex_;
+  block_metrics metrics_;
+  request_engine engine_;
+  std::optional<device::activation> activation_;
+  queue::descriptor_chain chain_;
+  std::vector<finished_chain> finished_;
+};
+
+}  // namespace vmm::virtio::block
