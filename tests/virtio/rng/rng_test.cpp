@@ -1,0 +1,207 @@
+// The entropy device's request core and device interface: writable buffers filled with random bytes in chain
+// order, readable ones untouched, the per-request cap, the device's features and empty configuration space, the
+// metrics' JSON, and the handler on a real event manager.
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+import std;
+import vmm.sys;
+import vmm.memory;
+import vmm.event_manager;
+import vmm.virtio.queue;
+import vmm.virtio.device;
+import vmm.virtio.rng;
+import vmm.testing;
+
+namespace mem = vmm::memory;
+namespace q = vmm::virtio::queue;
+namespace rng = vmm::virtio::rng;
+using mem::guest_address;
+
+namespace {
+
+// 1 MiB of guest memory from address 0: room for every chain below.
+constexpr std::uint64_t memory_size = 0x100000;
+constexpr std::byte untouched{0xa5};
+
+auto make_memory() -> mem::guest_memory {
+  const std::array layout{mem::guest_range{.start = guest_address{0}, .size = memory_size}};
+  auto memory = mem::guest_memory::anonymous(layout);
+  BOOST_TEST_REQUIRE(memory.has_value(), vmm::testing::describe(memory));
+  return std::move(*memory);
+}
+
+void fill(const mem::guest_memory& memory, std::uint64_t address, std::size_t length, std::byte value) {
+  const std::vector<std::byte> bytes(length, value);
+  BOOST_TEST_REQUIRE(memory.write_all(guest_address{address}, bytes).has_value());
+}
+
+auto read(const mem::guest_memory& memory, std::uint64_t address, std::size_t length) -> std::vector<std::byte> {
+  std::vector<std::byte> bytes(length);
+  BOOST_TEST_REQUIRE(memory.read_exact(guest_address{address}, bytes).has_value());
+  return bytes;
+}
+
+// How many bytes of `bytes` still hold `value`.
+auto count_of(const std::vector<std::byte>& bytes, std::byte value) -> std::size_t {
+  return static_cast<std::size_t>(std::ranges::count(bytes, value));
+}
+
+auto chain_of(std::initializer_list<q::descriptor> descriptors) -> q::descriptor_chain {
+  q::descriptor_chain chain;
+  chain.reset({.id = 3});
+  for (const auto& d : descriptors) {
+    chain.append(d);
+  }
+  return chain;
+}
+
+auto writable(std::uint64_t address, std::uint32_t length) -> q::descriptor {
+  return {.address = guest_address{address}, .length = length, .writable = true};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(rng_request)
+
+BOOST_AUTO_TEST_CASE(every_writable_byte_is_filled_and_counted_as_the_used_length) {
+  const auto memory = make_memory();
+  fill(memory, 0x1000, 100, untouched);
+  fill(memory, 0x3000, 300, untouched);
+  const auto chain = chain_of({writable(0x1000, 100), writable(0x3000, 300)});
+
+  const auto outcome = rng::fill_request(memory, chain);
+
+  BOOST_TEST(outcome.used_length == 400U);
+  BOOST_TEST((outcome.status == rng::request_status::filled));
+  // 400 random bytes keep at most a handful of 0xa5 by chance (expected 400/256); the bound leaves a wide margin.
+  BOOST_TEST(count_of(read(memory, 0x1000, 100), untouched) < 20U);
+  BOOST_TEST(count_of(read(memory, 0x3000, 300), untouched) < 30U);
+}
+
+BOOST_AUTO_TEST_CASE(readable_buffers_and_bytes_around_the_writable_ones_are_untouched) {
+  const auto memory = make_memory();
+  fill(memory, 0x0, 0x4000, untouched);
+  const auto chain =
+      chain_of({{.address = guest_address{0x100}, .length = 64, .writable = false}, writable(0x2000, 32)});
+
+  const auto outcome = rng::fill_request(memory, chain);
+
+  BOOST_TEST(outcome.used_length == 32U);
+  BOOST_TEST(count_of(read(memory, 0x100, 64), untouched) == 64U);
+  BOOST_TEST(count_of(read(memory, 0x1fff, 1), untouched) == 1U);
+  BOOST_TEST(count_of(read(memory, 0x2020, 1), untouched) == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(two_requests_get_different_bytes) {
+  const auto memory = make_memory();
+  const auto first = chain_of({writable(0x1000, 64)});
+  const auto second = chain_of({writable(0x2000, 64)});
+
+  BOOST_TEST(rng::fill_request(memory, first).used_length == 64U);
+  BOOST_TEST(rng::fill_request(memory, second).used_length == 64U);
+
+  BOOST_TEST((read(memory, 0x1000, 64) != read(memory, 0x2000, 64)));
+}
+
+BOOST_AUTO_TEST_CASE(a_buffer_across_two_regions_is_filled_whole) {
+  constexpr std::uint64_t page = 0x1000;
+  const std::array layout{mem::guest_range{.start = guest_address{0}, .size = page},
+                          mem::guest_range{.start = guest_address{page}, .size = page}};
+  auto memory = mem::guest_memory::anonymous(layout);
+  BOOST_TEST_REQUIRE(memory.has_value());
+  fill(*memory, page - 128, 256, untouched);
+
+  const auto outcome = rng::fill_request(*memory, chain_of({writable(page - 128, 256)}));
+
+  BOOST_TEST(outcome.used_length == 256U);
+  BOOST_TEST(count_of(read(*memory, page - 128, 256), untouched) < 25U);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_larger_than_the_cap_gets_exactly_the_cap) {
+  const auto memory = make_memory();
+  fill(memory, 0x10000 + rng::max_request_bytes, 16, untouched);
+  const auto chain = chain_of({writable(0x10000, rng::max_request_bytes + 16)});
+
+  const auto outcome = rng::fill_request(memory, chain);
+
+  BOOST_TEST(outcome.used_length == rng::max_request_bytes);
+  BOOST_TEST((outcome.status == rng::request_status::capped));
+  BOOST_TEST(count_of(read(memory, 0x10000 + rng::max_request_bytes, 16), untouched) == 16U);
+}
+
+BOOST_AUTO_TEST_CASE(writes_mark_the_pages_dirty) {
+  const std::array layout{mem::guest_range{.start = guest_address{0}, .size = 4 * 0x1000}};
+  auto memory = mem::guest_memory::anonymous(layout, {.track_dirty = true});
+  BOOST_TEST_REQUIRE(memory.has_value());
+  const auto* bitmap = memory->regions()[0]->bitmap();
+  BOOST_TEST_REQUIRE(bitmap != nullptr);
+
+  BOOST_TEST(rng::fill_request(*memory, chain_of({writable(0x2010, 16)})).used_length == 16U);
+
+  BOOST_TEST(!bitmap->is_dirty(0));
+  BOOST_TEST(bitmap->is_dirty(2));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rng_device_interface)
+
+BOOST_AUTO_TEST_CASE(the_device_is_an_entropy_device_with_one_queue_and_virtio_1) {
+  const auto device = rng::rng_device::create();
+  BOOST_TEST_REQUIRE(device.has_value(), vmm::testing::describe(device));
+
+  BOOST_TEST((*device)->device_type() == vmm::virtio::device::device_id::rng);
+  BOOST_TEST(q::has_feature((*device)->device_features(), q::feature::version_1));
+  BOOST_TEST(q::has_feature((*device)->device_features(), q::feature::ring_packed));
+  BOOST_TEST(q::has_feature((*device)->device_features(), q::feature::event_idx));
+  BOOST_TEST_REQUIRE((*device)->queue_max_sizes().size() == 1U);
+  BOOST_TEST((*device)->queue_max_sizes()[0] == rng::queue_size);
+  BOOST_TEST(!(*device)->active());
+  BOOST_TEST((*device)->acked_features() == 0U);
+  BOOST_TEST(!(*device)->queue_event().valid());
+}
+
+BOOST_AUTO_TEST_CASE(config_space_reads_zero_and_writes_are_ignored_and_counted) {
+  auto device = rng::rng_device::create().value();
+  std::array<std::byte, 8> data{};
+  data.fill(untouched);
+
+  device->read_config(0, data);
+  device->write_config(4, data);
+
+  BOOST_TEST((data == std::array<std::byte, 8>{}));
+  BOOST_TEST(device->metrics().ignored_config_writes == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_serialise_every_counter_to_json) {
+  const rng::rng_metrics metrics{.requests = 3,
+                                 .bytes = 96,
+                                 .empty_requests = 1,
+                                 .capped_requests = 2,
+                                 .entropy_errors = 4,
+                                 .memory_errors = 5,
+                                 .invalid_chains = 6,
+                                 .queue_errors = 7,
+                                 .interrupts = 8,
+                                 .interrupt_errors = 9,
+                                 .ignored_config_writes = 10};
+
+  const auto json = nlohmann::json::parse(metrics.to_json());
+
+  BOOST_TEST(json.size() == 11U);
+  BOOST_TEST(json.at("requests").get<int>() == 3);
+  BOOST_TEST(json.at("bytes").get<int>() == 96);
+  BOOST_TEST(json.at("empty_requests").get<int>() == 1);
+  BOOST_TEST(json.at("capped_requests").get<int>() == 2);
+  BOOST_TEST(json.at("entropy_errors").get<int>() == 4);
+  BOOST_TEST(json.at("memory_errors").get<int>() == 5);
+  BOOST_TEST(json.at("invalid_chains").get<int>() == 6);
+  BOOST_TEST(json.at("queue_errors").get<int>() == 7);
+  BOOST_TEST(json.at("interrupts").get<int>() == 8);
+  BOOST_TEST(json.at("interrupt_errors").get<int>() == 9);
+  BOOST_TEST(json.at("ignored_config_writes").get<int>() == 10);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
