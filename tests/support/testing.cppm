@@ -9,6 +9,7 @@ export module vmm.testing;
 import std;
 import vmm.sys;
 export import :event_manager;
+export import :virtio;
 
 export namespace vmm::testing {
 

@@ -58,6 +58,9 @@ class descriptor_chain {
     readable_bytes_ = 0;
     writable_bytes_ = 0;
   }
+  /// Replaces the token and keeps the buffers: for a packed queue, which learns a chain's buffer id from its last
+  /// descriptor, after the buffers were appended.
+  inline void set_token(chain_token token) noexcept { token_ = token; }
   /// Appends a buffer. Contract: a readable buffer is never appended after a writable one (the queues check the
   /// guest's order and report errc::readable_after_writable before calling this).
   inline void append(const descriptor& d) {

@@ -1,0 +1,288 @@
+// vmm.virtio.queue: packed_queue. The layout (virtio 1.x §2.8): one ring of size 16-byte descriptors {addr, len, id,
+// flags}, and two 4-byte event suppression structures {off_wrap, flags}: the driver's (driver_area), read before
+// an interrupt, and the device's (device_area), written to ask for or stop notifications.
+//
+// A descriptor is available when its AVAIL bit equals the driver's wrap counter and its USED bit does not. The
+// driver writes a chain's first flags last, so the device reads those once, with acquire, and then the rest of the
+// chain. A chain takes consecutive slots (wrapping at size, which flips the wrap counter) while NEXT is set; its
+// buffer id is the last descriptor's. The device writes one used descriptor per chain at its used position (id,
+// length, then flags with release) and moves that position by the chain's slot count.
+module vmm.virtio.queue;
+import std;
+import vmm.sys;
+import vmm.memory;
+import :walk;
+
+namespace vmm::virtio::queue {
+namespace {
+
+using detail::at;
+
+constexpr std::uint64_t desc_len_offset = 8;
+constexpr std::uint64_t desc_id_offset = 12;
+constexpr std::uint64_t desc_flags_offset = 14;
+constexpr std::uint64_t event_off_wrap_offset = 0;
+constexpr std::uint64_t event_flags_offset = 2;
+constexpr std::uint16_t event_flags_mask = 3;
+constexpr std::uint16_t event_offset_mask = 0x7fff;
+
+[[nodiscard]] auto is_available(std::uint16_t flags, bool wrap) noexcept -> bool {
+  return ((flags & packed_desc_f_avail) != 0) == wrap && ((flags & packed_desc_f_used) != 0) != wrap;
+}
+
+/// Walks the packed indirect table of `d` into `b`: every one of its len / 16 entries, in order (NEXT and the
+/// buffer id mean nothing there; INDIRECT is refused as nesting).
+auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
+  if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
+    return e;
+  }
+  if (!b.contains(d.addr, d.len)) {
+    return errc::descriptor_out_of_memory;
+  }
+  const std::uint32_t count = d.len / descriptor_size;
+  const detail::descriptor_table table{b.memory(), memory::guest_address{d.addr}, count};
+  for (std::uint32_t i = 0; i < count; ++i) {
+    detail::raw_descriptor entry;
+    if (!table.read(i, entry)) [[unlikely]] {
+      return errc::descriptor_out_of_memory;
+    }
+    const std::uint16_t flags = entry.word7;
+    if ((flags & desc_f_indirect) != 0) [[unlikely]] {
+      return errc::nested_indirect;
+    }
+    if (auto e = b.add(entry.addr, entry.len, (flags & desc_f_write) != 0); e != errc{}) [[unlikely]] {
+      return e;
+    }
+  }
+  return errc{};
+}
+
+/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`.
+auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t flags, bool indirect,
+                     std::uint16_t queue_size) -> errc {
+  if ((flags & desc_f_indirect) != 0) {
+    if (!indirect) [[unlikely]] {
+      return errc::indirect_not_negotiated;
+    }
+    if ((flags & desc_f_next) != 0) [[unlikely]] {
+      return errc::indirect_with_next;
+    }
+    return walk_indirect(b, d, queue_size);
+  }
+  return b.add(d.addr, d.len, (flags & desc_f_write) != 0);
+}
+
+}  // namespace
+
+auto packed_queue::create(const queue_config& config, std::uint64_t features, const memory::guest_memory& memory)
+    -> vmm::result<packed_queue> {
+  const std::uint16_t size = config.size;
+  if (!config.ready || size == 0 || size > config.max_size || size > max_queue_size) {
+    return failure(errc::invalid_configuration);
+  }
+  if (!config.descriptor_area.is_aligned(desc_align) || !config.driver_area.is_aligned(packed_event_align) ||
+      !config.device_area.is_aligned(packed_event_align)) {
+    return failure(errc::invalid_configuration);
+  }
+  if (!memory.contains_range(config.descriptor_area, descriptor_size * size) ||
+      !memory.contains_range(config.driver_area, 4) || !memory.contains_range(config.device_area, 4)) {
+    return failure(errc::descriptor_out_of_memory);
+  }
+  packed_queue q;
+  q.ring_ = config.descriptor_area;
+  q.driver_event_ = config.driver_area;
+  q.device_event_ = config.device_area;
+  q.size_ = size;
+  q.event_idx_ = has_feature(features, feature::event_idx);
+  q.indirect_ = has_feature(features, feature::indirect_desc);
+  q.in_flight_.assign((std::size_t{size} + 63) / 64, 0);
+  return q;
+}
+
+auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& chain) -> vmm::result<bool> {
+  chain.reset({});
+  if (broken_) [[unlikely]] {
+    return failure(errc::queue_broken);
+  }
+  const auto head_flags = memory.load<std::uint16_t>(at(ring_, (descriptor_size * next_avail_) + desc_flags_offset),
+                                                     std::memory_order_acquire);
+  if (!head_flags) [[unlikely]] {
+    broken_ = true;
+    return failure(errc::ring_unreadable);
+  }
+  if (!is_available(*head_flags, avail_wrap_)) {
+    return false;
+  }
+  const detail::descriptor_table ring{memory, ring_, size_};
+  detail::chain_builder b{memory, chain, size_, ring.region()};
+  std::uint16_t position = next_avail_;
+  bool wrap = avail_wrap_;
+  std::uint16_t slots = 0;
+  std::uint16_t flags = *head_flags;
+  std::optional<std::uint16_t> id;
+  errc error{};
+  // At most size slots: a chain that still has NEXT after the whole ring is a loop. After the first error the walk
+  // only follows NEXT, to find the chain's end and buffer id so the slots can be consumed and the id returned.
+  while (slots < size_) {
+    detail::raw_descriptor d;
+    if (!ring.read(position, d)) [[unlikely]] {
+      broken_ = true;
+      chain.reset({});
+      return failure(errc::ring_unreadable);
+    }
+    if (slots != 0) {
+      flags = d.word7;  // the head's flags are the value read with acquire above
+    }
+    ++slots;
+    if (++position == size_) {
+      position = 0;
+      wrap = !wrap;
+    }
+    if (error == errc{}) [[likely]] {
+      error = take_descriptor(b, d, flags, indirect_, size_);
+    }
+    if ((flags & desc_f_next) == 0) {
+      id = d.word6;
+      break;
+    }
+  }
+  next_avail_ = position;  // the slots are consumed whatever they held
+  avail_wrap_ = wrap;
+  auto drop = [&](errc e) -> vmm::result<bool> {
+    chain.reset({});
+    ++stats_.chains_dropped;
+    stats_.last_error = e;
+    return failure(e);
+  };
+  if (!id) [[unlikely]] {
+    return drop(error == errc{} ? errc::chain_too_long : error);  // no end, so no buffer id to return
+  }
+  if (*id >= size_) [[unlikely]] {
+    return drop(errc::head_out_of_range);
+  }
+  if (detail::test_bit(in_flight_, *id)) [[unlikely]] {
+    // CVE-2026-45782 in the packed layout: a buffer id the device still works on. Not processed, not returned.
+    ++stats_.duplicate_heads;
+    return drop(errc::duplicate_head);
+  }
+  if (error != errc{}) [[unlikely]] {
+    // A valid id: give the buffer back with nothing written, its slots with it.
+    detail::set_bit(in_flight_, *id);
+    ++in_flight_count_;
+    if (auto r = add_used(memory, {.id = *id, .slots = slots}, 0); !r) {
+      chain.reset({});
+      return std::unexpected(r.error());
+    }
+    return drop(error);
+  }
+  chain.set_token({.id = *id, .slots = slots});
+  detail::set_bit(in_flight_, *id);
+  ++in_flight_count_;
+  ++stats_.chains_popped;
+  return true;
+}
+
+auto packed_queue::add_used(const memory::guest_memory& memory, chain_token token, std::uint32_t used_length)
+    -> vmm::result<void> {
+  if (token.id >= size_ || !detail::test_bit(in_flight_, token.id) || token.slots == 0 || token.slots > size_)
+      [[unlikely]] {
+    return failure(errc::not_in_flight);
+  }
+  const auto slot = at(ring_, descriptor_size * next_used_);
+  const std::uint16_t flags = used_wrap_ ? static_cast<std::uint16_t>(packed_desc_f_avail | packed_desc_f_used) : 0;
+  if (!memory.store<std::uint32_t>(at(slot, desc_len_offset), used_length, std::memory_order_relaxed) ||
+      !memory.store<std::uint16_t>(at(slot, desc_id_offset), token.id, std::memory_order_relaxed) ||
+      !memory.store<std::uint16_t>(at(slot, desc_flags_offset), flags, std::memory_order_release)) [[unlikely]] {
+    broken_ = true;
+    return failure(errc::ring_unreadable);
+  }
+  detail::clear_bit(in_flight_, token.id);
+  --in_flight_count_;
+  const std::uint32_t next = std::uint32_t{next_used_} + token.slots;
+  if (next >= size_) {
+    next_used_ = static_cast<std::uint16_t>(next - size_);
+    used_wrap_ = !used_wrap_;
+  } else {
+    next_used_ = static_cast<std::uint16_t>(next);
+  }
+  ++stats_.used_added;
+  return {};
+}
+
+auto packed_queue::needs_notification(const memory::guest_memory& memory) -> vmm::result<bool> {
+  // As the split queue: the used descriptors were published; read the driver's wish only after them.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const auto event_flags = memory.load<std::uint16_t>(at(driver_event_, event_flags_offset), std::memory_order_relaxed);
+  const auto off_wrap = memory.load<std::uint16_t>(at(driver_event_, event_off_wrap_offset), std::memory_order_relaxed);
+  if (!event_flags || !off_wrap) [[unlikely]] {
+    return failure(errc::ring_unreadable);
+  }
+  const bool moved = next_used_ != signalled_used_ || used_wrap_ != signalled_used_wrap_;
+  bool needed = false;
+  switch (*event_flags & event_flags_mask) {
+    case packed_event_flag_disable:
+      needed = false;
+      break;
+    case packed_event_flag_desc:
+      if (event_idx_) {
+        // Linearise both positions against the current used wrap counter: one that belongs to the other lap lies a
+        // ring's length behind. Then vring_need_event's test (event in [old, now)) holds modulo 2^16, since every
+        // value lies in [-size, size) and size ≤ 32768.
+        const auto lap = [&](std::uint16_t position, bool wrap) {
+          return static_cast<std::uint16_t>(wrap == used_wrap_ ? position : position - size_);
+        };
+        const std::uint16_t event =
+            lap(static_cast<std::uint16_t>(*off_wrap & event_offset_mask), (*off_wrap >> packed_event_wrap_shift) != 0);
+        const std::uint16_t old = lap(signalled_used_, signalled_used_wrap_);
+        const std::uint16_t now = next_used_;
+        needed = static_cast<std::uint16_t>(now - event - 1U) < static_cast<std::uint16_t>(now - old);
+        break;
+      }
+      needed = moved;  // DESC without EVENT_IDX is the driver's mistake: notify rather than risk a missed one
+      break;
+    default:  // ENABLE, and the reserved value 3 (treated as ENABLE for the same reason)
+      needed = moved;
+      break;
+  }
+  signalled_used_ = next_used_;
+  signalled_used_wrap_ = used_wrap_;
+  ++(needed ? stats_.notifications_needed : stats_.notifications_suppressed);
+  return needed;
+}
+
+auto packed_queue::enable_notification(const memory::guest_memory& memory) -> vmm::result<bool> {
+  if (broken_) [[unlikely]] {
+    return failure(errc::queue_broken);
+  }
+  bool written = true;
+  if (event_idx_) {
+    const auto off_wrap = static_cast<std::uint16_t>(next_avail_ | (avail_wrap_ ? 1U << packed_event_wrap_shift : 0U));
+    written = memory.store<std::uint16_t>(at(device_event_, event_off_wrap_offset), off_wrap, std::memory_order_relaxed)
+                  .has_value();
+  }
+  written = written && memory
+                           .store<std::uint16_t>(at(device_event_, event_flags_offset),
+                                                 event_idx_ ? packed_event_flag_desc : packed_event_flag_enable,
+                                                 std::memory_order_release)
+                           .has_value();
+  if (!written) [[unlikely]] {
+    return failure(errc::ring_unreadable);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const auto flags = memory.load<std::uint16_t>(at(ring_, (descriptor_size * next_avail_) + desc_flags_offset),
+                                                std::memory_order_acquire);
+  if (!flags) [[unlikely]] {
+    return failure(errc::ring_unreadable);
+  }
+  return is_available(*flags, avail_wrap_);
+}
+
+auto packed_queue::disable_notification(const memory::guest_memory& memory) -> vmm::result<void> {
+  if (!memory.store<std::uint16_t>(at(device_event_, event_flags_offset), packed_event_flag_disable,
+                                   std::memory_order_relaxed)) [[unlikely]] {
+    return failure(errc::ring_unreadable);
+  }
+  return {};
+}
+
+}  // namespace vmm::virtio::queue
