@@ -134,6 +134,7 @@ BOOST_AUTO_TEST_CASE(an_activation_without_a_queue_is_refused_and_the_device_sta
 
   BOOST_TEST(error_of(activated) == make_error_code(rng::errc::wrong_queue_count));
   BOOST_TEST(!device->active());
+  BOOST_TEST(device->process_queue().has_value());  // nothing to do while inactive
 }
 
 BOOST_AUTO_TEST_CASE(every_error_has_a_message_in_the_rng_category) {
