@@ -54,36 +54,32 @@ void net_handler::run_rx(event_manager::event_ops& ops) {
 }
 
 void net_handler::sync(event_manager::event_ops& ops) {
+  // Re-register on every state change, even for the same fd numbers: a reset and a new activation may have closed
+  // the old eventfds and opened new ones under those numbers, and epoll forgot the closed ones.
   const std::array<std::uint32_t, 2> tags{rx_tag, tx_tag};
-  bool changed = false;
   for (std::size_t i = 0; i < watched_queue_events_.size(); ++i) {
-    const sys::borrowed_fd wanted = device_->queue_event(i);
     auto& watched = watched_queue_events_[i];
-    if (wanted == watched) {
-      continue;
-    }
-    changed = true;
     if (watched.valid()) {
       static_cast<void>(ops.remove(watched));  // already gone when the transport closed it first
       watched = {};
     }
-    if (wanted.valid()) {
-      if (auto r = ops.add({wanted, sys::event_set::readable, tags[i]}); !r) {
-        ++errors_;
-        continue;
-      }
-      watched = wanted;
+    const sys::borrowed_fd wanted = device_->queue_event(i);
+    if (!wanted.valid()) {
+      continue;
     }
+    if (auto r = ops.add({wanted, sys::event_set::readable, tags[i]}); !r) {
+      ++errors_;
+      continue;
+    }
+    watched = wanted;
   }
   if (!device_->active()) {
     watch_tap(ops, false);
     return;
   }
-  if (changed) {
-    // The driver may have queued frames (and notified) before the registrations.
-    static_cast<void>(device_->process_tx());
-    run_rx(ops);
-  }
+  // The driver may have queued frames (and notified) before the registrations.
+  static_cast<void>(device_->process_tx());
+  run_rx(ops);
 }
 
 void net_handler::process(const event_manager::events& ready, event_manager::event_ops& ops) {

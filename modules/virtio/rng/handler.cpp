@@ -32,23 +32,23 @@ void rng_handler::init(event_manager::event_ops& ops) {
 }
 
 void rng_handler::sync(event_manager::event_ops& ops) {
-  const sys::borrowed_fd wanted = device_->queue_event();
-  if (wanted == watched_queue_event_) {
-    return;
-  }
+  // Re-register on every state change, even for the same fd number: a reset and a new activation may have closed
+  // the old eventfd and opened the new one under that number, and epoll forgot the closed one.
   if (watched_queue_event_.valid()) {
     static_cast<void>(ops.remove(watched_queue_event_));  // already gone when the transport closed it first
     watched_queue_event_ = {};
   }
-  if (wanted.valid()) {
-    if (auto r = ops.add({wanted, sys::event_set::readable, queue_tag}); !r) {
-      ++errors_;
-      return;
-    }
-    watched_queue_event_ = wanted;
-    // The driver may have queued requests (and notified) before the registration.
-    static_cast<void>(device_->process_queue());
+  const sys::borrowed_fd wanted = device_->queue_event();
+  if (!wanted.valid()) {
+    return;
   }
+  if (auto r = ops.add({wanted, sys::event_set::readable, queue_tag}); !r) {
+    ++errors_;
+    return;
+  }
+  watched_queue_event_ = wanted;
+  // The driver may have queued requests (and notified) before the registration.
+  static_cast<void>(device_->process_queue());
 }
 
 void rng_handler::process(const event_manager::events& ready, event_manager::event_ops& ops) {
