@@ -55,7 +55,9 @@ class input {
     }
     return v;
   }
-  [[nodiscard]] auto rest() const -> std::span<const std::uint8_t> { return data_.subspan(std::min(pos_, data_.size())); }
+  [[nodiscard]] auto rest() const -> std::span<const std::uint8_t> {
+    return data_.subspan(std::min(pos_, data_.size()));
+  }
 
  private:
   std::span<const std::uint8_t> data_;

@@ -3,7 +3,8 @@
 // the handler on an event manager, with an AF_PACKET socket on the interface as the host side. Cases: transmit
 // (the frame arrives on the interface), malformed transmit frames (dropped, counted, the next one unaffected),
 // receive into one chain and across several (MRG_RXBUF, num_buffers), receive with no rx chain (the tap is no longer
-// watched, and reading resumes on the rx notification), the device interface. Each case skips with a message where
+// watched, and reading resumes on the rx notification), the device interface, tap refusals, oversize frames,
+// refused activations and a second activation. Each case skips with a message where
 // unshare or /dev/net/tun is not allowed. A failed check throws in the child; its message comes back through a pipe.
 #include <boost/test/unit_test.hpp>
 
@@ -92,7 +93,7 @@ auto enter_namespace() -> std::string {
 
 // The kernel would send IPv6 neighbour discovery on a new interface; the frames under test are alone without it.
 // Then IFF_UP: a tap that is down refuses writes (EIO) and gets no frames.
-auto bring_up(const std::string& name) -> std::string {
+auto bring_up(const std::string& name, bool up = true) -> std::string {
   try {
     write_file(std::format("/proc/sys/net/ipv6/conf/{}/disable_ipv6", name), "1");
   } catch (const std::exception&) {
@@ -104,7 +105,7 @@ auto bring_up(const std::string& name) -> std::string {
   if (!s.valid() || !vmm::sys::ioctl_with_mut_ref(s, SIOCGIFFLAGS, request)) {
     return std::format("SIOCGIFFLAGS: {}", std::strerror(errno));
   }
-  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+  request.ifr_flags = static_cast<short>(up ? (request.ifr_flags | IFF_UP) : (request.ifr_flags & ~IFF_UP));
   if (!vmm::sys::ioctl_with_mut_ref(s, SIOCSIFFLAGS, request)) {
     return std::format("SIOCSIFFLAGS: {}", std::strerror(errno));
   }
@@ -246,6 +247,15 @@ struct rig {
     const std::array layout{mem::guest_range{.start = guest_address{0}, .size = 0x100000}};
     memory = need(mem::guest_memory::anonymous(layout), "guest memory");
     device = need(net::net_device::create(std::move(tap), {.mac = guest_mac, .mtu = 1500}), "device");
+    auto owned = std::make_unique<net::net_handler>(device);
+    handler = owned.get();
+    need(manager.add_subscriber(std::move(owned)), "add_subscriber");
+    need(device->activate(activation_for(features)), "activate");
+    run_once();  // the activation
+  }
+
+  // Lays out fresh rx and tx rings (new drivers) and returns the activation a transport would pass for them.
+  auto activation_for(std::uint64_t features) -> vmm::virtio::device::activation {
     rx.emplace(memory, 16, guest_address{0x0}, guest_address{0x1000}, guest_address{0x2000});
     tx.emplace(memory, 16, guest_address{0x3000}, guest_address{0x4000}, guest_address{0x5000});
     vmm::virtio::device::activation a;
@@ -255,11 +265,7 @@ struct rig {
     a.queues.push_back(need(q::virtqueue::create(tx->config(), features, memory), "tx queue"));
     a.queue_events = {rx_kick.fd(), tx_kick.fd()};
     a.interrupt = interrupt;
-    auto owned = std::make_unique<net::net_handler>(device);
-    handler = owned.get();
-    need(manager.add_subscriber(std::move(owned)), "add_subscriber");
-    need(device->activate(std::move(a)), "activate");
-    run_once();  // the activation
+    return a;
   }
 
   void run_once() { need(manager.run_with_timeout(std::chrono::milliseconds{200}), "run"); }
@@ -457,6 +463,84 @@ BOOST_AUTO_TEST_CASE(the_device_describes_itself_and_refuses_broken_activations)
           "activation without queues");
     check(!device->active() && device->acked_features() == 0, "still inactive");
     check(device->process_tx().has_value() && !device->process_rx().value_or(true), "idle while inactive");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_frame_the_tap_refuses_is_dropped_and_counted_and_its_chain_returned) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    check(bring_up(r.name, false).empty(), "interface down");  // a tap that is down refuses writes with EIO
+    r.transmit(0x10000, {}, test_frame(60, 7));
+
+    need(r.tx_kick.write(), "kick");
+    r.run_until([&] { return r.device->metrics().tx_tap_errors == 1; });
+
+    check(r.device->metrics().tx_tap_errors == 1 && r.device->metrics().tx_frames == 0, "tx_tap_errors");
+    check(r.tx->take_used() == used_buffer{.id = 0, .length = 0}, "the chain comes back");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_oversize_transmit_chain_is_dropped_without_reaching_the_wire) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    const wire host{r.name};
+    const std::array big{
+        driver_buffer{.address = guest_address{0x10000},
+                      .length = static_cast<std::uint32_t>(net::header_size + net::max_frame_bytes + 1),
+                      .writable = false}};
+    r.tx->offer(big);
+
+    need(r.tx_kick.write(), "kick");
+    r.run_until([&] { return r.device->metrics().tx_malformed == 1; });
+
+    check(r.device->metrics().tx_malformed == 1, "tx_malformed");
+    check(!host.receive().has_value(), "nothing on the wire");
+    check(r.tx->take_used() == used_buffer{.id = 0, .length = 0}, "the chain comes back");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(activations_twice_without_memory_or_interrupt_or_with_broken_features_are_refused) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    const auto code = [](const vmm::result<void>& result) {
+      return result.error_or(std::error_code{});
+    };
+    const auto twice = r.device->activate(r.activation_for(version_1));
+    r.device->reset();
+    r.run_once();
+    auto no_memory = r.activation_for(version_1);
+    no_memory.memory = nullptr;
+    auto no_interrupt = r.activation_for(version_1);
+    no_interrupt.interrupt = nullptr;
+    const std::uint64_t tso_without_csum = version_1 | (std::uint64_t{1} << net::feature::host_tso4);
+
+    check(code(twice) == make_error_code(net::errc::already_active), "twice");
+    check(code(r.device->activate(std::move(no_memory))) == make_error_code(net::errc::no_memory), "no memory");
+    check(code(r.device->activate(std::move(no_interrupt))) == make_error_code(net::errc::no_interrupt),
+          "no interrupt");
+    check(code(r.device->activate(r.activation_for(tso_without_csum))) == make_error_code(net::errc::invalid_features),
+          "TSO without CSUM");
+    check(!r.device->active() && !r.handler->watching_tap(), "inactive, tap not watched");
+    check(r.manager.registration_count() == 1, "only the state event is watched");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_second_activation_after_reset_moves_frames_again) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    const wire host{r.name};
+    r.device->reset();
+    r.run_once();
+    need(r.device->activate(r.activation_for(version_1 | mrg_rxbuf)), "second activation");
+    r.run_once();
+    r.offer_rx(0x20000, 2048);
+    const auto frame = test_frame(66, 8);
+
+    host.send(frame);
+    r.run_until([&] { return r.device->metrics().rx_frames == 1; });
+
+    check(r.rx->take_used().value_or(used_buffer{}).length == net::header_size + frame.size(), "delivered");
+    check(r.handler->watching_tap(), "the tap is watched");
   });
 }
 

@@ -89,6 +89,12 @@ struct queue_rig {
   std::optional<vmm::testing::packed_driver> packed;
 
   explicit queue_rig(std::uint64_t features = version_1) {
+    BOOST_TEST_REQUIRE(manager.add_subscriber(std::make_unique<rng::rng_handler>(device)).has_value());
+    activate(features);
+  }
+
+  // Lays the rings out afresh (a new driver) and returns the activation a transport would pass for them.
+  auto activation_for(std::uint64_t features) -> vmm::virtio::device::activation {
     q::queue_config config;
     if (q::has_feature(features, q::feature::ring_packed)) {
       packed.emplace(memory, 16, guest_address{0}, guest_address{0x1000}, guest_address{0x2000});
@@ -105,8 +111,12 @@ struct queue_rig {
     a.queues.push_back(std::move(*queue));
     a.queue_events.push_back(kick.fd());
     a.interrupt = interrupt;
-    BOOST_TEST_REQUIRE(manager.add_subscriber(std::make_unique<rng::rng_handler>(device)).has_value());
-    BOOST_TEST_REQUIRE(device->activate(std::move(a)).has_value());
+    return a;
+  }
+
+  // Activates the device with fresh rings and the current `kick`, and lets the handler see it.
+  void activate(std::uint64_t features) {
+    BOOST_TEST_REQUIRE(device->activate(activation_for(features)).has_value());
     BOOST_TEST_REQUIRE(manager.run_with_timeout(std::chrono::milliseconds{1000}).value_or(0) == 1U);  // activation
   }
 
@@ -344,6 +354,37 @@ BOOST_AUTO_TEST_CASE(a_malformed_chain_is_counted_and_the_next_request_is_answer
   BOOST_TEST(rig.take_used().value_or(vmm::testing::used_buffer{}).length == 16U);
   BOOST_TEST(rig.device->metrics().invalid_chains == 1U);
   BOOST_TEST(rig.device->metrics().requests == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_second_activation_after_reset_is_served_on_its_new_eventfd) {
+  queue_rig rig;
+  rig.device->reset();
+  BOOST_TEST_REQUIRE(rig.manager.run_with_timeout(std::chrono::milliseconds{1000}).value_or(0) == 1U);
+  rig.kick = vmm::sys::event_fd::create({.nonblocking = true}).value();
+  rig.activate(version_1);
+  rig.offer({out(0x10000, 24)});
+
+  rig.notify();
+
+  BOOST_TEST(rig.take_used().value_or(vmm::testing::used_buffer{}).length == 24U);
+  BOOST_TEST(rig.manager.registration_count() == 2U);  // the state event and the new queue event
+}
+
+BOOST_AUTO_TEST_CASE(activations_twice_or_without_memory_or_interrupt_are_refused) {
+  queue_rig rig;
+  const auto twice = rig.device->activate(rig.activation_for(version_1));
+  rig.device->reset();
+  auto no_memory = rig.activation_for(version_1);
+  no_memory.memory = nullptr;
+  auto no_interrupt = rig.activation_for(version_1);
+  no_interrupt.interrupt = nullptr;
+
+  BOOST_TEST(vmm::testing::error_of(twice) == make_error_code(rng::errc::already_active));
+  BOOST_TEST(vmm::testing::error_of(rig.device->activate(std::move(no_memory))) ==
+             make_error_code(rng::errc::no_memory));
+  BOOST_TEST(vmm::testing::error_of(rig.device->activate(std::move(no_interrupt))) ==
+             make_error_code(rng::errc::no_interrupt));
+  BOOST_TEST(!rig.device->active());
 }
 
 BOOST_AUTO_TEST_CASE(after_reset_notifications_are_no_longer_watched) {
