@@ -4,6 +4,8 @@
 // boundary, the configuration space layout, and regression cases at the end.
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
+
 import std;
 import vmm.sys;
 import vmm.memory;
@@ -397,6 +399,11 @@ BOOST_AUTO_TEST_CASE(every_error_has_a_message_in_the_net_category) {
 BOOST_AUTO_TEST_CASE(a_tap_name_longer_than_15_bytes_is_refused_before_anything_is_opened) {
   BOOST_TEST(error_of(net::tap::open("a-name-of-16-byte")) == code(net::errc::interface_name_too_long));
   BOOST_TEST(error_of(net::tap::open(std::string_view{"nul\0name", 8})) == code(net::errc::interface_name_too_long));
+}
+
+BOOST_AUTO_TEST_CASE(a_tap_on_a_missing_or_wrong_clone_device_is_refused_with_the_os_error) {
+  BOOST_TEST(error_of(net::tap::open("vmm0", {.device = "/nonexistent/tun"})) == vmm::testing::os_error(ENOENT));
+  BOOST_TEST(error_of(net::tap::open("vmm0", {.device = "/dev/null"})) == vmm::testing::os_error(ENOTTY));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

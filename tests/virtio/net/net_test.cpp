@@ -27,6 +27,10 @@ import vmm.virtio.device;
 import vmm.virtio.net;
 import vmm.testing;
 
+// The coverage runtime's writer, present only in instrumented builds: a forked child leaves through _exit, which
+// skips the runtime's own exit hook, so the child writes its profile itself (to its own %p file).
+extern "C" __attribute__((weak)) int __llvm_profile_write_file();  // NOLINT(*-reserved-identifier,modernize-*)
+
 namespace mem = vmm::memory;
 namespace q = vmm::virtio::queue;
 namespace net = vmm::virtio::net;
@@ -133,12 +137,19 @@ void with_tap(const std::function<void(net::tap)>& body) {
       report(why);
       ::_exit(skip_status);
     }
+    const auto write_profile = [] {
+      if (__llvm_profile_write_file != nullptr) {
+        static_cast<void>(__llvm_profile_write_file());
+      }
+    };
     try {
       body(std::move(*tap));
     } catch (const std::exception& e) {
       report(e.what());
+      write_profile();
       throw;
     }
+    write_profile();
   });
   writer.reset();
   std::string message;
@@ -220,17 +231,22 @@ auto test_frame(std::size_t length, std::uint8_t seed) -> std::vector<std::byte>
   return frame;
 }
 
+// Counts signals; fails them (as an irqfd write could) while `fail` is set.
 class counting_interrupt final : public vmm::virtio::device::virtio_interrupt {
  public:
   auto signal(vmm::virtio::device::interrupt_cause /*cause*/) -> vmm::result<void> override {
+    if (fail) {
+      return vmm::os_failure(EIO);
+    }
     ++count;
     return {};
   }
   int count = 0;
+  bool fail = false;
 };
 
 // The device on `tap`, activated with split rx and tx queues of 16 that mock drivers play the guest of, and its
-// handler on an event manager. Rings at 0x0-0x6000, buffers from 0x10000.
+// handler on an event manager. Rings at 0x0-0x6000, buffers from 0x10000, one read-only page at 0x200000.
 struct rig {
   mem::guest_memory memory;
   std::shared_ptr<net::net_device> device;
@@ -244,8 +260,9 @@ struct rig {
   std::string name;
 
   rig(net::tap tap, std::uint64_t features) : name{tap.name()} {
-    const std::array layout{mem::guest_range{.start = guest_address{0}, .size = 0x100000}};
-    memory = need(mem::guest_memory::anonymous(layout), "guest memory");
+    auto rw = need(mem::guest_region::anonymous(guest_address{0}, 0x100000), "region");
+    auto ro = need(mem::guest_region::anonymous(guest_address{0x200000}, 0x1000, {.read_only = true}), "region");
+    memory = need(mem::guest_memory::create({std::move(rw), std::move(ro)}), "guest memory");
     device = need(net::net_device::create(std::move(tap), {.mac = guest_mac, .mtu = 1500}), "device");
     auto owned = std::make_unique<net::net_handler>(device);
     handler = owned.get();
@@ -331,6 +348,9 @@ BOOST_AUTO_TEST_CASE(malformed_transmit_frames_are_dropped_and_counted_and_the_n
     r.transmit(0x11000, {.num_buffers = 3}, good);
     const std::array short_chain{driver_buffer{.address = guest_address{0x12000}, .length = 8, .writable = false}};
     r.tx->offer(short_chain);
+    r.tx->write_descriptor(12, {.addr = 0x7fff'0000'0000, .len = 100, .flags = 0, .next = 0});
+    r.tx->push_head(12);
+    r.tx->publish();
     r.transmit(0x13000, {}, good);
 
     need(r.tx_kick.write(), "kick");
@@ -340,7 +360,8 @@ BOOST_AUTO_TEST_CASE(malformed_transmit_frames_are_dropped_and_counted_and_the_n
     check(got.has_value() && *got == good, "the good frame arrives");
     check(!host.receive().has_value(), "nothing else arrives");
     check(r.device->metrics().tx_malformed == 3, "three malformed frames counted");
-    for (int i = 0; i < 4; ++i) {
+    check(r.device->metrics().tx_invalid_chains == 1, "the chain outside guest memory counted");
+    for (int i = 0; i < 5; ++i) {
       check(r.tx->take_used().value_or(used_buffer{.length = 1}).length == 0, "each chain used with length 0");
     }
   });
@@ -541,6 +562,88 @@ BOOST_AUTO_TEST_CASE(a_second_activation_after_reset_moves_frames_again) {
 
     check(r.rx->take_used().value_or(used_buffer{}).length == net::header_size + frame.size(), "delivered");
     check(r.handler->watching_tap(), "the tap is watched");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(without_mergeable_buffers_a_frame_too_large_for_the_chain_is_dropped_and_the_next_one_delivered) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    const wire host{r.name};
+    // A malformed rx chain first (its buffer outside guest memory), then one too small for the frame, then a big one.
+    r.rx->write_descriptor(9, {.addr = 0x7fff'0000'0000, .len = 2048, .flags = q::desc_f_write, .next = 0});
+    r.rx->push_head(9);
+    r.rx->publish();
+    r.offer_rx(0x20000, 64);
+    r.offer_rx(0x21000, 2048);
+    const auto large = test_frame(150, 9);
+    const auto small = test_frame(60, 10);
+
+    host.send(large);
+    host.send(small);
+    r.run_until([&] { return r.device->metrics().rx_frames == 1; });
+
+    check(r.rx->take_used() == used_buffer{.id = 9, .length = 0}, "the malformed chain comes back empty");
+    check(r.rx->take_used().value_or(used_buffer{.length = 1}).length == 0, "the small chain comes back empty");
+    check(r.rx->take_used().value_or(used_buffer{}).length == net::header_size + small.size(), "the next frame");
+    check(r.read(0x21000 + net::header_size, small.size()) == small, "its bytes");
+    const auto m = r.device->metrics();
+    check(m.rx_dropped == 1 && m.rx_invalid_chains == 1, "rx_dropped and rx_invalid_chains");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_driver_that_corrupts_its_rings_breaks_its_queues_and_the_device_stops_reading_the_tap) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    const wire host{r.name};
+    // An available index 100 ahead of a queue of 16: no driver does that.
+    r.tx->set_avail_idx(100);
+    r.tx->publish();
+    r.rx->set_avail_idx(100);
+    r.rx->publish();
+
+    need(r.tx_kick.write(), "kick");
+    r.run_until([&] { return r.device->metrics().queue_errors == 1; });
+    host.send(test_frame(60, 11));
+    r.run_until([&] { return r.device->metrics().queue_errors == 2; });
+
+    check(r.device->metrics().queue_errors == 2, "both queues counted once");
+    check(r.device->process_tx().error_or({}) == make_error_code(net::errc::queue_broken), "tx stays broken");
+    check(r.device->process_rx().error_or({}) == make_error_code(net::errc::queue_broken), "rx stays broken");
+    check(r.device->metrics().queue_errors == 2, "not counted again");
+    check(!r.handler->watching_tap(), "the tap is no longer watched");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_rx_chain_in_read_only_memory_drops_the_frame_and_a_failing_interrupt_is_counted) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    const wire host{r.name};
+    r.interrupt->fail = true;
+    r.offer_rx(0x200000, 2048);
+
+    host.send(test_frame(60, 12));
+    r.run_until([&] { return r.device->metrics().rx_memory_errors == 1; });
+
+    check(r.rx->take_used() == used_buffer{.id = 0, .length = 0}, "the chain comes back empty");
+    check(r.device->metrics().rx_frames == 0, "nothing delivered");
+    check(r.device->metrics().interrupt_errors == 1 && r.interrupt->count == 0, "interrupt_errors");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_queue_eventfd_epoll_refuses_is_counted_by_the_handler) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1};
+    r.device->reset();
+    r.run_once();
+    auto a = r.activation_for(version_1);
+    a.queue_events[1] = vmm::sys::borrowed_fd{100000};  // no such descriptor: EBADF
+
+    need(r.device->activate(std::move(a)), "activate");
+    r.run_once();
+
+    check(r.handler->handler_errors() == 1, "handler_errors");
+    check(r.handler->device() == r.device, "the handler's device");
+    check(r.manager.registration_count() == 3, "state, rx queue event and tap");
   });
 }
 

@@ -4,6 +4,8 @@
 // manager, used entries and interrupts.
 #include <boost/test/unit_test.hpp>
 
+#include <cerrno>
+
 #include <nlohmann/json.hpp>
 
 import std;
@@ -66,12 +68,16 @@ auto writable(std::uint64_t address, std::uint32_t length) -> q::descriptor {
 class counting_interrupt final : public vmm::virtio::device::virtio_interrupt {
  public:
   auto signal(vmm::virtio::device::interrupt_cause cause) -> vmm::result<void> override {
+    if (fail) {
+      return vmm::os_failure(EIO);
+    }
     if (cause == vmm::virtio::device::interrupt_cause::used_buffer) {
       ++count;
     }
     return {};
   }
   int count = 0;
+  bool fail = false;  // fail every signal, as an irqfd write could
 };
 
 constexpr std::uint64_t version_1 = std::uint64_t{1} << q::feature::version_1;
@@ -87,9 +93,10 @@ struct queue_rig {
   vmm::event_manager::dynamic_event_manager manager = vmm::event_manager::dynamic_event_manager::create().value();
   std::optional<vmm::testing::split_driver> split;
   std::optional<vmm::testing::packed_driver> packed;
+  vmm::event_manager::subscriber_id handler_id;
 
   explicit queue_rig(std::uint64_t features = version_1) {
-    BOOST_TEST_REQUIRE(manager.add_subscriber(std::make_unique<rng::rng_handler>(device)).has_value());
+    handler_id = manager.add_subscriber(std::make_unique<rng::rng_handler>(device)).value();
     activate(features);
   }
 
@@ -400,6 +407,45 @@ BOOST_AUTO_TEST_CASE(after_reset_notifications_are_no_longer_watched) {
   BOOST_TEST(!rig.take_used().has_value());
   BOOST_TEST(rig.manager.registration_count() == 1U);  // the state event only
   BOOST_TEST(!rig.device->active());
+}
+
+BOOST_AUTO_TEST_CASE(a_capped_request_through_the_queue_is_counted_and_a_failing_interrupt_too) {
+  queue_rig rig;
+  rig.interrupt->fail = true;
+  rig.offer({out(0x10000, rng::max_request_bytes + 16)});
+
+  rig.notify();
+
+  BOOST_TEST(rig.take_used().value_or(vmm::testing::used_buffer{}).length == rng::max_request_bytes);
+  BOOST_TEST(rig.device->metrics().capped_requests == 1U);
+  BOOST_TEST(rig.device->metrics().interrupt_errors == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupted_available_index_breaks_the_queue_once_and_it_stays_broken) {
+  queue_rig rig;
+  rig.split->set_avail_idx(100);  // 100 ahead of a queue of 16
+  rig.split->publish();
+
+  rig.notify();
+
+  BOOST_TEST(rig.device->metrics().queue_errors == 1U);
+  BOOST_TEST(vmm::testing::error_of(rig.device->process_queue()) == make_error_code(rng::errc::queue_broken));
+  BOOST_TEST(rig.device->metrics().queue_errors == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(a_queue_eventfd_epoll_refuses_is_counted_by_the_handler) {
+  queue_rig rig;
+  rig.device->reset();
+  BOOST_TEST_REQUIRE(rig.manager.run_with_timeout(std::chrono::milliseconds{1000}).value_or(0) == 1U);
+  auto a = rig.activation_for(version_1);
+  a.queue_events[0] = vmm::sys::borrowed_fd{100000};  // no such descriptor: EBADF
+
+  BOOST_TEST_REQUIRE(rig.device->activate(std::move(a)).has_value());
+  BOOST_TEST_REQUIRE(rig.manager.run_with_timeout(std::chrono::milliseconds{1000}).value_or(0) == 1U);
+
+  const auto& handler = dynamic_cast<rng::rng_handler&>(*rig.manager.subscriber(rig.handler_id).value().get());
+  BOOST_TEST(handler.handler_errors() == 1U);
+  BOOST_TEST(handler.device() == rig.device);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
