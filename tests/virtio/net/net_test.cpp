@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
