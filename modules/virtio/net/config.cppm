@@ -37,18 +37,24 @@ struct net_config {
 
   /// The configuration space bytes (12), little-endian.
   [[nodiscard]] constexpr auto bytes() const noexcept -> std::array<std::byte, 12> {
-    std::array<std::byte, 12> out{};
-    for (std::size_t i = 0; i < mac.size(); ++i) {
-      out[i] = static_cast<std::byte>(mac[i]);
-    }
-    const auto put16 = [&](std::size_t at, std::uint16_t v) {
-      out[at] = static_cast<std::byte>(v & 0xffU);
-      out[at + 1] = static_cast<std::byte>(v >> 8U);
+    const auto lo = [](std::uint16_t v) {
+      return static_cast<std::byte>(v & 0xffU);
     };
-    put16(6, status);
-    put16(8, max_virtqueue_pairs);
-    put16(10, mtu);
-    return out;
+    const auto hi = [](std::uint16_t v) {
+      return static_cast<std::byte>(v >> 8U);
+    };
+    return {static_cast<std::byte>(mac[0]),
+            static_cast<std::byte>(mac[1]),
+            static_cast<std::byte>(mac[2]),
+            static_cast<std::byte>(mac[3]),
+            static_cast<std::byte>(mac[4]),
+            static_cast<std::byte>(mac[5]),
+            lo(status),
+            hi(status),
+            lo(max_virtqueue_pairs),
+            hi(max_virtqueue_pairs),
+            lo(mtu),
+            hi(mtu)};
   }
 
   friend constexpr auto operator==(const net_config&, const net_config&) noexcept -> bool = default;

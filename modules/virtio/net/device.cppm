@@ -106,6 +106,16 @@ class net_device final : public device::virtio_device {
   [[nodiscard]] auto deliver_rx(const memory::guest_memory& memory, queue::virtqueue& queue, bool& used)
       -> vmm::result<bool>;
   void drop_rx_frame(const memory::guest_memory& memory, queue::virtqueue& queue);
+  // Puts the popped rx chain to use for the waiting frame (or returns it empty, or drops the frame).
+  [[nodiscard]] auto place_rx_chain(const memory::guest_memory& memory, queue::virtqueue& queue) -> vmm::result<void>;
+  // Sets num_buffers and adds the frame's chains to the used ring.
+  [[nodiscard]] auto complete_rx_frame(const memory::guest_memory& memory, queue::virtqueue& queue)
+      -> vmm::result<void>;
+  // Sends the popped tx chain's frame (or counts why not).
+  void send_frame(const memory::guest_memory& memory);
+  // Pops and sends every available tx chain; sets `used` when a chain went back to the driver.
+  [[nodiscard]] auto send_available(const memory::guest_memory& memory, queue::virtqueue& queue, bool& used)
+      -> vmm::result<void>;
   [[nodiscard]] auto notify(const memory::guest_memory& memory, queue::virtqueue& queue) -> vmm::result<void>;
   [[nodiscard]] auto broken() -> vmm::result<void>;
 

@@ -22,7 +22,7 @@ enum class errc : std::uint8_t {
   nonzero_num_buffers,         ///< a tx header's num_buffers is not 0 (the driver must leave it 0)
   too_many_buffers,            ///< the frame is split into more guest buffers than one writev takes (1024)
   bad_rx_buffer,               ///< an rx chain cannot take a header: fewer than 12 writable bytes, or none
-  wrong_queue_count = 32,      ///< activate: the activation does not hold exactly the rx and tx queues and events
+  wrong_queue_count,           ///< activate: the activation does not hold exactly the rx and tx queues and events
   no_memory,                   ///< activate: the activation has no guest memory
   no_interrupt,                ///< activate: the activation has no interrupt
   already_active,              ///< activate: the device is active (reset it first)

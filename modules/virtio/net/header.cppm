@@ -14,7 +14,7 @@ inline constexpr std::size_t header_size = 12;
 
 /// The largest frame (after the header) the device transmits or receives: 64 KiB, enough for a 64 KiB GSO frame
 /// with its headers, and what bounds one writev to the tap and the rx bounce buffer.
-inline constexpr std::size_t max_frame_bytes = 64 * 1024;
+inline constexpr std::size_t max_frame_bytes = std::size_t{64} * 1024;
 
 /// The smallest frame the device transmits: an Ethernet header.
 inline constexpr std::size_t min_frame_bytes = 14;
@@ -65,19 +65,24 @@ struct net_header {
 
 /// Encodes a header into its 12 wire bytes.
 [[nodiscard]] constexpr auto encode_header(const net_header& h) noexcept -> std::array<std::byte, header_size> {
-  std::array<std::byte, header_size> out{};
-  const auto put16 = [&](std::size_t at, std::uint16_t v) {
-    out[at] = static_cast<std::byte>(v & 0xffU);
-    out[at + 1] = static_cast<std::byte>(v >> 8U);
+  const auto lo = [](std::uint16_t v) {
+    return static_cast<std::byte>(v & 0xffU);
   };
-  out[0] = static_cast<std::byte>(h.flags);
-  out[1] = static_cast<std::byte>(h.gso_type);
-  put16(2, h.hdr_len);
-  put16(4, h.gso_size);
-  put16(6, h.csum_start);
-  put16(8, h.csum_offset);
-  put16(10, h.num_buffers);
-  return out;
+  const auto hi = [](std::uint16_t v) {
+    return static_cast<std::byte>(v >> 8U);
+  };
+  return {static_cast<std::byte>(h.flags),
+          static_cast<std::byte>(h.gso_type),
+          lo(h.hdr_len),
+          hi(h.hdr_len),
+          lo(h.gso_size),
+          hi(h.gso_size),
+          lo(h.csum_start),
+          hi(h.csum_start),
+          lo(h.csum_offset),
+          hi(h.csum_offset),
+          lo(h.num_buffers),
+          hi(h.num_buffers)};
 }
 
 /// Checks a header the driver put in front of a transmitted frame of `frame_length` bytes (after the header),

@@ -44,6 +44,52 @@ auto net_device::notify(const memory::guest_memory& memory, queue::virtqueue& qu
   return {};
 }
 
+void net_device::send_frame(const memory::guest_memory& memory) {
+  const auto frame = gather_tx_frame(memory, chain_, active_->features, frame_buffers_);
+  if (!frame) {
+    if (frame.error().category() == net_category()) {
+      ++metrics_.tx_malformed;
+    } else {
+      ++metrics_.tx_memory_errors;
+    }
+    return;
+  }
+  tx_iov_.clear();
+  tx_iov_.push_back({.base = const_cast<std::byte*>(frame->header_bytes.data()),  // NOLINT(*-const-cast)
+                     .length = header_size});
+  tx_iov_.insert(tx_iov_.end(), frame_buffers_.begin(), frame_buffers_.end());
+  if (auto sent = tap_.write(tx_iov_); sent) {
+    ++metrics_.tx_frames;
+    metrics_.tx_bytes += frame->frame_length;
+  } else {
+    ++metrics_.tx_tap_errors;
+  }
+}
+
+auto net_device::send_available(const memory::guest_memory& memory, queue::virtqueue& queue, bool& used)
+    -> vmm::result<void> {
+  for (;;) {
+    const auto popped = queue.pop(memory, chain_);
+    if (!popped) {
+      if (queue.broken()) {
+        return broken();
+      }
+      ++metrics_.tx_invalid_chains;  // the queue returned it to the driver (or could not) and moved on
+      used = true;
+      continue;
+    }
+    if (!*popped) {
+      return {};
+    }
+    send_frame(memory);
+    // A tx chain has nothing written back: used length 0, sent or dropped.
+    if (auto r = queue.add_used(memory, chain_.token(), 0); !r) {
+      return broken();
+    }
+    used = true;
+  }
+}
+
 auto net_device::process_tx() -> vmm::result<void> {
   const std::scoped_lock lock{mutex_};
   if (!active_) {
@@ -56,44 +102,10 @@ auto net_device::process_tx() -> vmm::result<void> {
   }
   bool used = false;
   for (;;) {
-    for (;;) {
-      const auto popped = queue.pop(*memory, chain_);
-      if (!popped) {
-        if (queue.broken()) {
-          return broken();
-        }
-        ++metrics_.tx_invalid_chains;  // the queue returned it to the driver (or could not) and moved on
-        used = true;
-        continue;
-      }
-      if (!*popped) {
-        break;
-      }
-      const auto frame = gather_tx_frame(*memory, chain_, active_->features, frame_buffers_);
-      if (!frame) {
-        if (frame.error().category() == net_category()) {
-          ++metrics_.tx_malformed;
-        } else {
-          ++metrics_.tx_memory_errors;
-        }
-      } else {
-        tx_iov_.clear();
-        tx_iov_.push_back({.base = const_cast<std::byte*>(frame->header_bytes.data()),  // NOLINT(*-const-cast)
-                           .length = header_size});
-        tx_iov_.insert(tx_iov_.end(), frame_buffers_.begin(), frame_buffers_.end());
-        if (auto sent = tap_.write(tx_iov_); sent) {
-          ++metrics_.tx_frames;
-          metrics_.tx_bytes += frame->frame_length;
-        } else {
-          ++metrics_.tx_tap_errors;
-        }
-      }
-      // A tx chain has nothing written back: used length 0, sent or dropped.
-      if (auto r = queue.add_used(*memory, chain_.token(), 0); !r) {
-        return broken();
-      }
-      used = true;
+    if (auto r = send_available(*memory, queue, used); !r) {
+      return r;
     }
+    // Re-enable notifications, and go on if the driver added chains meanwhile (EVENT_IDX's race).
     const auto more = queue.enable_notification(*memory);
     if (!more) {
       return broken();
@@ -114,10 +126,63 @@ void net_device::drop_rx_frame(const memory::guest_memory& memory, queue::virtqu
   rx_offset_ = 0;
 }
 
+auto net_device::place_rx_chain(const memory::guest_memory& memory, queue::virtqueue& queue) -> vmm::result<void> {
+  const bool first = rx_pieces_.empty();
+  if ((first && chain_.writable_bytes() < header_size) || chain_.writable_bytes() == 0) {
+    ++metrics_.rx_bad_buffers;  // the frame goes to the next chain
+    if (auto r = queue.add_used(memory, chain_.token(), 0); !r) {
+      return broken();
+    }
+    return {};
+  }
+  const bool mergeable = queue::has_feature(active_->features, feature::mrg_rxbuf);
+  if (!mergeable && chain_.writable_bytes() < rx_length_) {
+    ++metrics_.rx_dropped;
+    rx_pieces_.push_back({.token = chain_.token(), .length = 0});
+    drop_rx_frame(memory, queue);
+    return {};
+  }
+  if (first) {
+    rx_first_ = chain_;
+  }
+  const std::span<const std::byte> frame{rx_buffer_.data(), rx_length_};
+  const auto written = write_to_chain(memory, chain_, 0, frame.subspan(rx_offset_));
+  if (!written) {
+    ++metrics_.rx_memory_errors;
+    rx_pieces_.push_back({.token = chain_.token(), .length = 0});
+    drop_rx_frame(memory, queue);
+    return {};
+  }
+  rx_pieces_.push_back({.token = chain_.token(), .length = static_cast<std::uint32_t>(*written)});
+  rx_offset_ += static_cast<std::size_t>(*written);
+  return {};
+}
+
+auto net_device::complete_rx_frame(const memory::guest_memory& memory, queue::virtqueue& queue) -> vmm::result<void> {
+  if (rx_pieces_.size() > 1) {
+    // Only with MRG_RXBUF; a queue holds at most 32768 chains, so the count fits num_buffers.
+    const auto n = static_cast<std::uint16_t>(rx_pieces_.size());
+    const std::array<std::byte, 2> count{static_cast<std::byte>(n & 0xffU), static_cast<std::byte>(n >> 8U)};
+    if (auto r = write_to_chain(memory, rx_first_, num_buffers_offset, count); !r) {
+      ++metrics_.rx_memory_errors;
+    }
+  }
+  for (const auto& piece : rx_pieces_) {
+    if (auto r = queue.add_used(memory, piece.token, piece.length); !r) {
+      return broken();
+    }
+  }
+  ++metrics_.rx_frames;
+  metrics_.rx_bytes += rx_length_ - header_size;
+  metrics_.rx_buffers += rx_pieces_.size();
+  rx_pieces_.clear();
+  rx_length_ = 0;
+  rx_offset_ = 0;
+  return {};
+}
+
 auto net_device::deliver_rx(const memory::guest_memory& memory, queue::virtqueue& queue, bool& used)
     -> vmm::result<bool> {
-  const bool mergeable = queue::has_feature(active_->features, feature::mrg_rxbuf);
-  const std::span<const std::byte> frame{rx_buffer_.data(), rx_length_};
   while (rx_offset_ < rx_length_) {
     const auto popped = queue.pop(memory, chain_);
     if (!popped) {
@@ -131,58 +196,17 @@ auto net_device::deliver_rx(const memory::guest_memory& memory, queue::virtqueue
     if (!*popped) {
       return false;
     }
-    const bool first = rx_pieces_.empty();
-    if ((first && chain_.writable_bytes() < header_size) || chain_.writable_bytes() == 0) {
-      ++metrics_.rx_bad_buffers;
-      if (auto r = queue.add_used(memory, chain_.token(), 0); !r) {
-        return std::unexpected(broken().error());
-      }
-      used = true;
-      continue;
+    used = true;
+    if (auto r = place_rx_chain(memory, queue); !r) {
+      return std::unexpected(r.error());
     }
-    if (!mergeable && chain_.writable_bytes() < rx_length_) {
-      ++metrics_.rx_dropped;
-      rx_pieces_.push_back({.token = chain_.token(), .length = 0});
-      drop_rx_frame(memory, queue);
-      used = true;
-      return true;
-    }
-    if (first) {
-      rx_first_ = chain_;
-    }
-    const auto written = write_to_chain(memory, chain_, 0, frame.subspan(rx_offset_));
-    if (!written) {
-      ++metrics_.rx_memory_errors;
-      rx_pieces_.push_back({.token = chain_.token(), .length = 0});
-      drop_rx_frame(memory, queue);
-      used = true;
-      return true;
-    }
-    rx_pieces_.push_back({.token = chain_.token(), .length = static_cast<std::uint32_t>(*written)});
-    rx_offset_ += static_cast<std::size_t>(*written);
-  }
-  if (rx_pieces_.size() > 1) {
-    // Only with MRG_RXBUF; a queue holds at most 32768 chains, so the count fits num_buffers.
-    std::array<std::byte, 2> count{};
-    const auto n = static_cast<std::uint16_t>(rx_pieces_.size());
-    count[0] = static_cast<std::byte>(n & 0xffU);
-    count[1] = static_cast<std::byte>(n >> 8U);
-    if (auto r = write_to_chain(memory, rx_first_, num_buffers_offset, count); !r) {
-      ++metrics_.rx_memory_errors;
+    if (rx_length_ == 0) {
+      return true;  // the frame was dropped
     }
   }
-  for (const auto& piece : rx_pieces_) {
-    if (auto r = queue.add_used(memory, piece.token, piece.length); !r) {
-      return std::unexpected(broken().error());
-    }
+  if (auto r = complete_rx_frame(memory, queue); !r) {
+    return std::unexpected(r.error());
   }
-  ++metrics_.rx_frames;
-  metrics_.rx_bytes += rx_length_ - header_size;
-  metrics_.rx_buffers += rx_pieces_.size();
-  rx_pieces_.clear();
-  rx_length_ = 0;
-  rx_offset_ = 0;
-  used = true;
   return true;
 }
 

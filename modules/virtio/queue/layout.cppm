@@ -10,11 +10,11 @@ export namespace vmm::virtio::queue {
 
 /// Feature bit numbers (1 << bit in the 64-bit feature word) that change how a queue works.
 namespace feature {
-inline constexpr unsigned indirect_desc = 28;  ///< indirect descriptor tables
-inline constexpr unsigned event_idx = 29;          ///< used_event / avail_event suppression
-inline constexpr unsigned version_1 = VIRTIO_F_VERSION_1;               ///< virtio 1.x (little-endian rings)
-inline constexpr unsigned ring_packed = VIRTIO_F_RING_PACKED;           ///< the packed virtqueue layout
-inline constexpr unsigned in_order = VIRTIO_F_IN_ORDER;                 ///< buffers used in the order made available
+inline constexpr unsigned indirect_desc = 28;                  ///< indirect descriptor tables
+inline constexpr unsigned event_idx = 29;                      ///< used_event / avail_event suppression
+inline constexpr unsigned version_1 = VIRTIO_F_VERSION_1;      ///< virtio 1.x (little-endian rings)
+inline constexpr unsigned ring_packed = VIRTIO_F_RING_PACKED;  ///< the packed virtqueue layout
+inline constexpr unsigned in_order = VIRTIO_F_IN_ORDER;        ///< buffers used in the order made available
 }  // namespace feature
 
 /// Whether `features` has feature bit `bit`.

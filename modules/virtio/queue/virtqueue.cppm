@@ -34,8 +34,8 @@ class virtqueue {
   [[nodiscard]] inline auto pop(const memory::guest_memory& memory, descriptor_chain& chain) -> vmm::result<bool> {
     return std::visit([&](auto& q) { return q.pop(memory, chain); }, queue_);
   }
-  [[nodiscard]] inline auto add_used(const memory::guest_memory& memory, chain_token token,
-                                     std::uint32_t used_length) -> vmm::result<void> {
+  [[nodiscard]] inline auto add_used(const memory::guest_memory& memory, chain_token token, std::uint32_t used_length)
+      -> vmm::result<void> {
     return std::visit([&](auto& q) { return q.add_used(memory, token, used_length); }, queue_);
   }
   [[nodiscard]] inline auto needs_notification(const memory::guest_memory& memory) -> vmm::result<bool> {
@@ -59,9 +59,7 @@ class virtqueue {
   [[nodiscard]] inline auto broken() const noexcept -> bool {
     return std::visit([](const auto& q) { return q.broken(); }, queue_);
   }
-  [[nodiscard]] inline auto packed() const noexcept -> bool {
-    return std::holds_alternative<packed_queue>(queue_);
-  }
+  [[nodiscard]] inline auto packed() const noexcept -> bool { return std::holds_alternative<packed_queue>(queue_); }
 
  private:
   std::variant<split_queue, packed_queue> queue_;

@@ -90,6 +90,10 @@ class rng_device final : public device::virtio_device {
  private:
   explicit rng_device(sys::event_fd state_event) noexcept : state_event_{std::move(state_event)} {}
   void account(request_outcome outcome);
+  // Pops and answers every available chain; sets `answered` when a chain went back to the driver.
+  [[nodiscard]] auto answer_available(const memory::guest_memory& memory, queue::virtqueue& queue, bool& answered)
+      -> vmm::result<void>;
+  [[nodiscard]] auto broken() -> vmm::result<void>;
 
   mutable std::mutex mutex_;
   std::optional<device::activation> active_;

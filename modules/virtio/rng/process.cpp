@@ -9,6 +9,35 @@ import vmm.virtio.device;
 
 namespace vmm::virtio::rng {
 
+auto rng_device::broken() -> vmm::result<void> {
+  ++metrics_.queue_errors;
+  return vmm::failure(errc::queue_broken);
+}
+
+auto rng_device::answer_available(const memory::guest_memory& memory, queue::virtqueue& queue, bool& answered)
+    -> vmm::result<void> {
+  for (;;) {
+    const auto popped = queue.pop(memory, chain_);
+    if (!popped) {
+      if (queue.broken()) {
+        return broken();
+      }
+      ++metrics_.invalid_chains;  // the queue returned it to the driver (or could not) and moved on
+      answered = true;
+      continue;
+    }
+    if (!*popped) {
+      return {};
+    }
+    const request_outcome outcome = fill_request(memory, chain_);
+    account(outcome);
+    if (auto used = queue.add_used(memory, chain_.token(), outcome.used_length); !used) {
+      return broken();
+    }
+    answered = true;
+  }
+}
+
 auto rng_device::process_queue() -> vmm::result<void> {
   const std::scoped_lock lock{mutex_};
   if (!active_) {
@@ -16,35 +45,15 @@ auto rng_device::process_queue() -> vmm::result<void> {
   }
   const std::shared_ptr<const memory::guest_memory> memory = active_->memory->memory();
   auto& queue = active_->queues.front();
-  const auto broken = [&]() -> vmm::result<void> {
-    ++metrics_.queue_errors;
-    return vmm::failure(errc::queue_broken);
-  };
   if (queue.broken()) {
     return vmm::failure(errc::queue_broken);
   }
   bool answered = false;
   for (;;) {
-    for (;;) {
-      const auto popped = queue.pop(*memory, chain_);
-      if (!popped) {
-        if (queue.broken()) {
-          return broken();
-        }
-        ++metrics_.invalid_chains;  // the queue returned it to the driver (or could not) and moved on
-        answered = true;
-        continue;
-      }
-      if (!*popped) {
-        break;
-      }
-      const request_outcome outcome = fill_request(*memory, chain_);
-      account(outcome);
-      if (auto used = queue.add_used(*memory, chain_.token(), outcome.used_length); !used) {
-        return broken();
-      }
-      answered = true;
+    if (auto r = answer_available(*memory, queue, answered); !r) {
+      return r;
     }
+    // Re-enable notifications, and go on if the driver added chains meanwhile (EVENT_IDX's race).
     const auto more = queue.enable_notification(*memory);
     if (!more) {
       return broken();
