@@ -28,8 +28,10 @@ struct used_buffer {
   friend constexpr auto operator==(const used_buffer&, const used_buffer&) noexcept -> bool = default;
 };
 
+/// Helpers of the mock drivers (not for tests to call).
 namespace detail_virtio {
 
+/// The value of `r`, or std::logic_error naming `what` and the error.
 template <class T>
 auto require(vmm::result<T> r, std::string_view what) -> T {
   if (!r) {
@@ -40,11 +42,13 @@ auto require(vmm::result<T> r, std::string_view what) -> T {
   }
 }
 
+/// Zeroes [a, a + bytes) of guest memory.
 inline void zero(const memory::guest_memory& m, memory::guest_address a, std::uint64_t bytes) {
   const std::vector<std::byte> zeros(static_cast<std::size_t>(bytes));
   require(m.write_all(a, zeros), "zeroing a ring");
 }
 
+/// a + offset, which must not wrap.
 inline auto plus(memory::guest_address a, std::uint64_t offset) -> memory::guest_address {
   return require(a.checked_add(offset), "ring address");
 }

@@ -97,7 +97,7 @@ class chain_reader {
   /// The next sizeof(T) bytes as a T (little-endian fields: use vmm.memory's endian types).
   template <memory::byte_valued T>
   [[nodiscard]] auto read_obj() -> vmm::result<T> {
-    std::array<std::byte, sizeof(T)> bytes;
+    std::array<std::byte, sizeof(T)> bytes{};
     if (auto r = read_exact(bytes); !r) {
       return std::unexpected(r.error());
     }

@@ -57,9 +57,11 @@ auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, st
   return errc{};
 }
 
-/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`.
-auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t flags, bool indirect,
-                     std::uint16_t queue_size) -> errc {
+/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`. Inline: it
+/// is the body of the walk's loop (the indirect case stays out of line).
+[[gnu::always_inline]] inline auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d,
+                                                   std::uint16_t flags, bool indirect, std::uint16_t queue_size)
+    -> errc {
   if ((flags & desc_f_indirect) != 0) {
     if (!indirect) [[unlikely]] {
       return errc::indirect_not_negotiated;
@@ -70,6 +72,71 @@ auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d, 
     return walk_indirect(b, d, queue_size);
   }
   return b.add(d.addr, d.len, (flags & desc_f_write) != 0);
+}
+
+/// What walking one chain of the ring found: its first error (errc{} when none), its buffer id (when it ended
+/// within size slots), the slots it took, and the position and wrap counter after it.
+struct ring_walk {
+  errc error{};
+  std::optional<std::uint16_t> id;
+  std::uint16_t slots = 0;
+  std::uint16_t position = 0;
+  bool wrap = false;
+  bool readable = true;  // false: a ring slot could not be read (the ring left guest memory)
+};
+
+/// The queue properties a walk needs.
+struct ring_shape {
+  std::uint16_t size = 0;
+  bool indirect = false;
+};
+
+/// Walks the chain whose head is at `position` (its flags, read once with acquire, are `head_flags`) into `b`: at
+/// most size slots, since a chain that still has NEXT after the whole ring is a loop. The first loop is the checked
+/// walk; after an error the second only follows NEXT, to find the chain's end and buffer id so that its slots are
+/// consumed and the id returned. (Two loops rather than one with an "error seen" test keep the hot one small; the
+/// walk is inlined into pop so the builder's state stays in registers.)
+[[gnu::always_inline]] inline auto walk_ring(const detail::descriptor_table& ring, detail::chain_builder& b,
+                                             ring_shape shape, std::uint16_t position, bool wrap,
+                                             std::uint16_t head_flags) -> ring_walk {
+  ring_walk w;
+  w.position = position;
+  w.wrap = wrap;
+  std::uint16_t flags = head_flags;
+  detail::raw_descriptor d;
+  auto next_slot = [&]() __attribute__((always_inline)) -> bool {
+    if (!ring.read(w.position, d)) [[unlikely]] {
+      w.readable = false;
+      return false;
+    }
+    if (w.slots != 0) {
+      flags = d.word7;  // the head's flags are the value read with acquire
+    }
+    ++w.slots;
+    if (++w.position == shape.size) {
+      w.position = 0;
+      w.wrap = !w.wrap;
+    }
+    return true;
+  };
+  while (w.slots < shape.size && next_slot()) {
+    w.error = take_descriptor(b, d, flags, shape.indirect, shape.size);
+    if (w.error != errc{}) [[unlikely]] {
+      break;
+    }
+    if ((flags & desc_f_next) == 0) {
+      w.id = d.word6;
+      return w;
+    }
+  }
+  if (w.error != errc{}) [[unlikely]] {
+    while ((flags & desc_f_next) != 0 && w.slots < shape.size && next_slot()) {
+    }
+    if (w.readable && (flags & desc_f_next) == 0) {
+      w.id = d.word6;
+    }
+  }
+  return w;
 }
 
 }  // namespace
@@ -115,39 +182,17 @@ auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& cha
   }
   const detail::descriptor_table ring{memory, ring_, size_};
   detail::chain_builder b{memory, chain, size_, ring.region()};
-  std::uint16_t position = next_avail_;
-  bool wrap = avail_wrap_;
-  std::uint16_t slots = 0;
-  std::uint16_t flags = *head_flags;
-  std::optional<std::uint16_t> id;
-  errc error{};
-  // At most size slots: a chain that still has NEXT after the whole ring is a loop. After the first error the walk
-  // only follows NEXT, to find the chain's end and buffer id so the slots can be consumed and the id returned.
-  while (slots < size_) {
-    detail::raw_descriptor d;
-    if (!ring.read(position, d)) [[unlikely]] {
-      broken_ = true;
-      chain.reset({});
-      return failure(errc::ring_unreadable);
-    }
-    if (slots != 0) {
-      flags = d.word7;  // the head's flags are the value read with acquire above
-    }
-    ++slots;
-    if (++position == size_) {
-      position = 0;
-      wrap = !wrap;
-    }
-    if (error == errc{}) [[likely]] {
-      error = take_descriptor(b, d, flags, indirect_, size_);
-    }
-    if ((flags & desc_f_next) == 0) {
-      id = d.word6;
-      break;
-    }
+  const ring_walk w = walk_ring(ring, b, {.size = size_, .indirect = indirect_}, next_avail_, avail_wrap_, *head_flags);
+  if (!w.readable) [[unlikely]] {
+    broken_ = true;
+    chain.reset({});
+    return failure(errc::ring_unreadable);
   }
-  next_avail_ = position;  // the slots are consumed whatever they held
-  avail_wrap_ = wrap;
+  const std::uint16_t slots = w.slots;
+  const std::optional<std::uint16_t> id = w.id;
+  const errc error = w.error;
+  next_avail_ = w.position;  // the slots are consumed whatever they held
+  avail_wrap_ = w.wrap;
   auto drop = [&](errc e) -> vmm::result<bool> {
     chain.reset({});
     ++stats_.chains_dropped;

@@ -59,7 +59,7 @@ class descriptor_table {
   [[nodiscard]] inline auto region() const noexcept -> region_bounds { return region_; }
 
   /// Reads descriptor `i` (< count) into `out`; false when it is not in guest memory.
-  [[nodiscard]] inline auto read(std::uint32_t i, raw_descriptor& out) const noexcept -> bool {
+  [[nodiscard, gnu::always_inline]] inline auto read(std::uint32_t i, raw_descriptor& out) const noexcept -> bool {
     if (host_ != nullptr) [[likely]] {
       std::byte* p = host_ + (std::size_t{i} * descriptor_size);
       // SAFETY: p and p + 8 are 8-byte aligned (base is, region hosts are page-aligned) and inside the region's
@@ -96,16 +96,18 @@ class chain_builder {
       : memory_{&memory}, chain_{&chain}, limit_{limit}, cache_{guess} {}
 
   /// Whether [addr, addr + len) lies in guest memory (an empty range always does; one that wraps never does).
-  [[nodiscard]] inline auto contains(std::uint64_t addr, std::uint64_t len) noexcept -> bool {
+  [[nodiscard, gnu::always_inline]] inline auto contains(std::uint64_t addr, std::uint64_t len) noexcept -> bool {
     if (len == 0 || cache_.holds(addr, len)) [[likely]] {
       return true;
     }
-    return contains_slow(addr, len);
+    const region_lookup found = lookup(*memory_, addr, len);
+    cache_ = found.region.valid ? found.region : cache_;
+    return found.inside;
   }
 
   /// Appends a buffer, or returns why it cannot be: errc::readable_after_writable, errc::chain_too_long,
   /// errc::descriptor_out_of_memory. errc{} on success.
-  [[nodiscard]] inline auto add(std::uint64_t addr, std::uint32_t len, bool writable) -> errc {
+  [[nodiscard, gnu::always_inline]] inline auto add(std::uint64_t addr, std::uint32_t len, bool writable) -> errc {
     if (!writable && seen_writable_) [[unlikely]] {
       return errc::readable_after_writable;
     }
@@ -117,14 +119,25 @@ class chain_builder {
     }
     seen_writable_ = seen_writable_ || writable;
     ++count_;
-    chain_->append({.address = memory::guest_address{addr}, .length = len, .writable = writable});
+    // The hot path of a chain walk is forced inline (here, and add, contains and read above): clang otherwise leaves
+    // append and add out of line, and the calls, spills and reloads cost more than the checks themselves
+    // (benches/virtio/queue/chain_bench.cpp).
+    [[clang::always_inline]] chain_->append(
+        {.address = memory::guest_address{addr}, .length = len, .writable = writable});
     return errc{};
   }
 
   [[nodiscard]] inline auto memory() const noexcept -> const memory::guest_memory& { return *memory_; }
 
  private:
-  [[nodiscard]] auto contains_slow(std::uint64_t addr, std::uint64_t len) noexcept -> bool;
+  /// What the slow path found: whether the range is in guest memory, and the region of its first byte (to cache).
+  /// Returned by value so that no pointer to the builder escapes and its state stays in registers.
+  struct region_lookup {
+    bool inside = false;
+    region_bounds region;
+  };
+  [[nodiscard]] static auto lookup(const memory::guest_memory& memory, std::uint64_t addr, std::uint64_t len) noexcept
+      -> region_lookup;
 
   const memory::guest_memory* memory_;
   descriptor_chain* chain_;
@@ -164,26 +177,31 @@ auto descriptor_table::read_slow(std::uint32_t i, raw_descriptor& out) const noe
   if (!address) {
     return false;
   }
-  auto d = memory_->read_obj<split_descriptor>(*address);
-  if (!d) {
+  std::array<std::byte, descriptor_size> bytes{};
+  if (!memory_->read_exact(*address, bytes)) {
     return false;
   }
-  out = {.addr = d->addr, .len = d->len, .word6 = d->flags, .word7 = d->next};
+  const auto d = std::bit_cast<split_descriptor>(bytes);
+  out = {.addr = d.addr, .len = d.len, .word6 = d.flags, .word7 = d.next};
   return true;
 }
 
-auto chain_builder::contains_slow(std::uint64_t addr, std::uint64_t len) noexcept -> bool {
+auto chain_builder::lookup(const memory::guest_memory& memory, std::uint64_t addr, std::uint64_t len) noexcept
+    -> region_lookup {
   if (len - 1 > std::numeric_limits<std::uint64_t>::max() - addr) {
-    return false;  // addr + len wraps past 2^64
+    return {};  // addr + len wraps past 2^64
   }
-  if (const memory::guest_region* r = memory_->find_region(memory::guest_address{addr}); r != nullptr) {
-    cache_ = {.start = r->start().raw(), .span = r->size() - 1, .valid = true};
-    if (cache_.holds(addr, len)) {
-      return true;
+  region_lookup found;
+  if (const memory::guest_region* r = memory.find_region(memory::guest_address{addr}); r != nullptr) {
+    found.region = {.start = r->start().raw(), .span = r->size() - 1, .valid = true};
+    if (found.region.holds(addr, len)) {
+      found.inside = true;
+      return found;
     }
   }
   // A buffer may span adjacent regions; the readers and writers handle that piece by piece.
-  return memory_->contains_range(memory::guest_address{addr}, len);
+  found.inside = memory.contains_range(memory::guest_address{addr}, len);
+  return found;
 }
 
 }  // namespace vmm::virtio::queue::detail

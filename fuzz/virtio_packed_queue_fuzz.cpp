@@ -1,0 +1,201 @@
+// Fuzzes vmm.virtio.queue's packed_queue with a guest that writes whatever it likes into its ring. Guest memory is
+// two regions with a hole between them: [0, 32 KiB) holding the descriptor ring at 0, the driver event suppression
+// structure at 0x1000 and the device's at 0x1010, and [64 KiB, 68 KiB) as more buffer space. The input is:
+//   byte 0: ring size (1..24, not only powers of two) and features (bit 5 INDIRECT_DESC, bit 6 EVENT_IDX);
+//   then operations, each one byte choosing it followed by its operands:
+//     pop; add_used of an in-flight chain (or of a made-up token); needs_notification; enable / disable
+//     notification; the guest writing 1-32 input bytes at an input-chosen offset of the first region (descriptors,
+//     flags, event structures, tables, buffers alike); the guest writing one whole descriptor whose AVAIL/USED bits
+//     match an input-chosen wrap counter (so chains really become available).
+// After every operation these must hold, else __builtin_trap():
+//   - a popped chain has 1..size buffers, readable ones first, each inside guest memory, its buffer id < size and
+//     not already in flight, and 1..size slots; a chain_reader and chain_writer can consume all of it;
+//   - in_flight() equals the model's count and never exceeds the size;
+//   - add_used of a model token succeeds, of any other id fails with not_in_flight;
+//   - once broken() the queue stays broken; every error is a vmm.virtio.queue errc.
+// Each operation is bounded (a pop reads at most size ring slots plus one indirect table), so nothing hangs.
+#include <cstddef>
+#include <cstdint>
+
+import std;
+import vmm.sys;
+import vmm.memory;
+import vmm.virtio.queue;
+
+namespace {
+
+namespace mem = vmm::memory;
+namespace q = vmm::virtio::queue;
+
+constexpr std::uint64_t low_size = 0x8000;
+constexpr std::uint64_t high_start = 0x10000;
+constexpr std::uint64_t high_size = 0x1000;
+constexpr int max_operations = 256;
+
+[[noreturn]] void mismatch(std::string_view what) {
+  std::println(std::cerr, "virtio_packed_queue_fuzz: {}", what);
+  __builtin_trap();
+}
+
+void check(bool ok, std::string_view what) {
+  if (!ok) [[unlikely]] {
+    mismatch(what);
+  }
+}
+
+class input {
+ public:
+  input(const std::uint8_t* data, std::size_t size) : bytes_{data, size} {}
+  [[nodiscard]] auto empty() const -> bool { return bytes_.empty(); }
+  auto u8() -> std::uint8_t {
+    if (bytes_.empty()) {
+      return 0;
+    }
+    const std::uint8_t b = bytes_.front();
+    bytes_ = bytes_.subspan(1);
+    return b;
+  }
+  auto u16() -> std::uint16_t { return static_cast<std::uint16_t>(u8() | (u8() << 8U)); }
+  auto u32() -> std::uint32_t { return u16() | (std::uint32_t{u16()} << 16U); }
+  auto take(std::size_t n) -> std::span<const std::uint8_t> {
+    const auto part = bytes_.first(std::min(n, bytes_.size()));
+    bytes_ = bytes_.subspan(part.size());
+    return part;
+  }
+
+ private:
+  std::span<const std::uint8_t> bytes_;
+};
+
+auto memory() -> const mem::guest_memory& {
+  static const mem::guest_memory m = [] {
+    const std::array layout{mem::guest_range{.start = mem::guest_address{0}, .size = low_size},
+                            mem::guest_range{.start = mem::guest_address{high_start}, .size = high_size}};
+    return mem::guest_memory::anonymous(layout).value();
+  }();
+  return m;
+}
+
+void clear(const mem::guest_memory& m) {
+  for (const auto& r : m.regions()) {
+    std::memset(r->host_address(), 0, static_cast<std::size_t>(r->size()));
+  }
+}
+
+void check_chain(const mem::guest_memory& m, const q::descriptor_chain& chain, std::uint16_t size) {
+  const auto all = chain.descriptors();
+  check(!all.empty() && all.size() <= size, "chain length outside 1..size");
+  bool writable = false;
+  for (const auto& d : all) {
+    check(!writable || d.writable, "readable descriptor after a writable one");
+    writable = d.writable;
+    check(m.contains_range(d.address, d.length), "descriptor outside guest memory");
+  }
+  std::array<std::byte, 4096> scratch{};
+  q::chain_reader reader{m, chain};
+  const auto r = static_cast<std::size_t>(std::min<std::uint64_t>(reader.remaining(), scratch.size()));
+  check(reader.read_exact(std::span{scratch}.first(r)).has_value(), "reading a checked chain failed");
+  q::chain_writer writer{m, chain};
+  const auto w = static_cast<std::size_t>(std::min<std::uint64_t>(writer.remaining(), scratch.size()));
+  check(writer.write_all(std::span{scratch}.first(w)).has_value(), "writing a checked chain failed");
+}
+
+}  // namespace
+
+extern "C" auto LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) -> int {
+  input in{data, size};
+  const auto& m = memory();
+  clear(m);
+  const std::uint8_t setup = in.u8();
+  const auto ring_size = static_cast<std::uint16_t>(1U + (setup % 24U));
+  std::uint64_t features = 0;
+  if ((setup & 0x20U) != 0) {
+    features |= std::uint64_t{1} << q::feature::indirect_desc;
+  }
+  if ((setup & 0x40U) != 0) {
+    features |= std::uint64_t{1} << q::feature::event_idx;
+  }
+  const q::queue_config config{.max_size = 64,
+                               .size = ring_size,
+                               .ready = true,
+                               .descriptor_area = mem::guest_address{0},
+                               .driver_area = mem::guest_address{0x1000},
+                               .device_area = mem::guest_address{0x1010}};
+  auto made = q::packed_queue::create(config, features, m);
+  check(made.has_value(), "a valid configuration was refused");
+  q::packed_queue& queue = *made;
+  q::descriptor_chain chain;
+  std::vector<q::chain_token> in_flight;  // the model
+  bool was_broken = false;
+
+  for (int op = 0; op < max_operations && !in.empty(); ++op) {
+    switch (in.u8() % 8U) {
+      case 0:
+      case 1: {
+        const auto popped = queue.pop(m, chain);
+        if (popped && *popped) {
+          const auto token = chain.token();
+          check(token.id < ring_size && token.slots >= 1 && token.slots <= ring_size, "token out of range");
+          check(std::ranges::none_of(in_flight, [&](const q::chain_token& t) { return t.id == token.id; }),
+                "a buffer id popped twice while in flight");
+          check_chain(m, chain, ring_size);
+          in_flight.push_back(token);
+        } else if (!popped) {
+          check(popped.error().category() == q::queue_category(), "an error outside vmm.virtio.queue");
+          check(chain.descriptors().empty(), "a failed pop left buffers in the chain");
+        }
+        break;
+      }
+      case 2: {
+        if (in_flight.empty()) {
+          break;
+        }
+        const std::size_t pick = in.u8() % in_flight.size();
+        check(queue.add_used(m, in_flight[pick], in.u32()).has_value(), "add_used of an in-flight token failed");
+        in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(pick));
+        break;
+      }
+      case 3: {
+        const q::chain_token made_up{.id = in.u16(), .slots = 1};
+        if (std::ranges::none_of(in_flight, [&](const q::chain_token& t) { return t.id == made_up.id; })) {
+          check(queue.add_used(m, made_up, 0).error_or({}) == make_error_code(q::errc::not_in_flight),
+                "add_used of an id not handed out did not fail with not_in_flight");
+        }
+        break;
+      }
+      case 4:
+        check(queue.needs_notification(m).has_value(), "needs_notification failed on mapped rings");
+        break;
+      case 5: {
+        const auto e =
+            (in.u8() & 1U) != 0 ? queue.enable_notification(m).transform([](bool) {}) : queue.disable_notification(m);
+        check(e.has_value() || queue.broken(), "notification control failed on mapped rings");
+        break;
+      }
+      case 6: {
+        const std::uint16_t offset = in.u16() % 0x1100U;
+        const auto bytes = std::as_bytes(in.take(1 + (in.u8() % 32U)));
+        static_cast<void>(m.write(mem::guest_address{offset}, bytes));
+        break;
+      }
+      default: {
+        // A whole descriptor at slot `slot`, available under the wrap counter the input picks.
+        const std::uint16_t slot = in.u8() % ring_size;
+        const bool wrap = (in.u8() & 1U) != 0;
+        const std::uint64_t addr = (in.u8() & 1U) != 0 ? in.u16() : (std::uint64_t{in.u8()} << 12U) + in.u8();
+        const std::uint32_t len = in.u8() % 64U == 0 ? in.u32() : in.u8();
+        const std::uint16_t id = in.u8();
+        const auto flags =
+            static_cast<std::uint16_t>((in.u8() & 7U) | (wrap ? q::packed_desc_f_avail : q::packed_desc_f_used));
+        const q::packed_descriptor d{.addr = addr, .len = len, .id = id, .flags = flags};
+        static_cast<void>(m.write_obj(mem::guest_address{q::descriptor_size * slot}, d));
+        break;
+      }
+    }
+    check(queue.in_flight() == in_flight.size(), "in_flight differs from the model");
+    check(queue.in_flight() <= ring_size, "more chains in flight than the ring holds");
+    check(!was_broken || queue.broken(), "a broken queue recovered by itself");
+    was_broken = queue.broken();
+  }
+  return 0;
+}
