@@ -111,12 +111,16 @@ auto net_device::activate(device::activation a) -> vmm::result<void> {
   if (auto r = tap_.set_offload(offload_for_features(a.features)); !r) {
     return r;
   }
+  features_ = a.features;
+  interrupt_ = a.interrupt;
   active_.emplace(std::move(a));
   rx_length_ = 0;
   rx_offset_ = 0;
   rx_pieces_.clear();
   if (auto w = state_event_.write(); !w) {
     active_.reset();
+    features_ = 0;
+    interrupt_.reset();
     return std::unexpected(w.error());
   }
   return {};
@@ -125,6 +129,8 @@ auto net_device::activate(device::activation a) -> vmm::result<void> {
 void net_device::reset() {
   const std::scoped_lock lock{mutex_};
   active_.reset();
+  features_ = 0;
+  interrupt_.reset();
   rx_length_ = 0;
   rx_offset_ = 0;
   rx_pieces_.clear();

@@ -111,6 +111,8 @@ class net_device final : public device::virtio_device {
   // Sets num_buffers and adds the frame's chains to the used ring.
   [[nodiscard]] auto complete_rx_frame(const memory::guest_memory& memory, queue::virtqueue& queue)
       -> vmm::result<void>;
+  // Reads the next frame from the tap into rx_buffer_; false when none is waiting (or the tap failed: watch_tap).
+  [[nodiscard]] auto fill_rx_buffer(bool& watch_tap) -> bool;
   // Sends the popped tx chain's frame (or counts why not).
   void send_frame(const memory::guest_memory& memory);
   // Pops and sends every available tx chain; sets `used` when a chain went back to the driver.
@@ -129,6 +131,8 @@ class net_device final : public device::virtio_device {
   net_config config_;
   std::uint64_t offered_ = 0;
   std::optional<device::activation> active_;
+  std::uint64_t features_ = 0;                           // active_->features while active
+  std::shared_ptr<device::virtio_interrupt> interrupt_;  // active_->interrupt while active
   queue::descriptor_chain chain_;
   std::vector<sys::io_buffer> frame_buffers_;
   std::vector<sys::io_buffer> tx_iov_;

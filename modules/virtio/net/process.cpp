@@ -35,7 +35,7 @@ auto net_device::notify(const memory::guest_memory& memory, queue::virtqueue& qu
     return broken();
   }
   if (*wanted) {
-    if (auto s = active_->interrupt->signal(device::interrupt_cause::used_buffer); s) {
+    if (auto s = interrupt_->signal(device::interrupt_cause::used_buffer); s) {
       ++metrics_.interrupts;
     } else {
       ++metrics_.interrupt_errors;
@@ -45,7 +45,7 @@ auto net_device::notify(const memory::guest_memory& memory, queue::virtqueue& qu
 }
 
 void net_device::send_frame(const memory::guest_memory& memory) {
-  const auto frame = gather_tx_frame(memory, chain_, active_->features, frame_buffers_);
+  const auto frame = gather_tx_frame(memory, chain_, features_, frame_buffers_);
   if (!frame) {
     if (frame.error().category() == net_category()) {
       ++metrics_.tx_malformed;
@@ -135,7 +135,7 @@ auto net_device::place_rx_chain(const memory::guest_memory& memory, queue::virtq
     }
     return {};
   }
-  const bool mergeable = queue::has_feature(active_->features, feature::mrg_rxbuf);
+  const bool mergeable = queue::has_feature(features_, feature::mrg_rxbuf);
   if (!mergeable && chain_.writable_bytes() < rx_length_) {
     ++metrics_.rx_dropped;
     rx_pieces_.push_back({.token = chain_.token(), .length = 0});
@@ -210,6 +210,27 @@ auto net_device::deliver_rx(const memory::guest_memory& memory, queue::virtqueue
   return true;
 }
 
+auto net_device::fill_rx_buffer(bool& watch_tap) -> bool {
+  for (;;) {
+    const auto n = tap_.read(rx_buffer_);
+    if (!n) {
+      if (!is_again(n.error())) {
+        ++metrics_.rx_tap_errors;
+        watch_tap = false;  // a failing tap would keep epoll busy: wait for the next rx notification
+      }
+      return false;
+    }
+    if (*n < header_size) {
+      ++metrics_.rx_short_frames;
+      continue;
+    }
+    rx_length_ = *n;
+    rx_offset_ = 0;
+    put_num_buffers(rx_buffer_, 1);  // the tap leaves num_buffers alone; one chain unless more are needed
+    return true;
+  }
+}
+
 auto net_device::process_rx() -> vmm::result<bool> {
   const std::scoped_lock lock{mutex_};
   if (!active_) {
@@ -223,22 +244,8 @@ auto net_device::process_rx() -> vmm::result<bool> {
   bool used = false;
   bool watch_tap = true;
   for (;;) {
-    if (rx_length_ == 0) {
-      const auto n = tap_.read(rx_buffer_);
-      if (!n) {
-        if (!is_again(n.error())) {
-          ++metrics_.rx_tap_errors;
-          watch_tap = false;  // a failing tap would keep epoll busy: wait for the next rx notification
-        }
-        break;
-      }
-      if (*n < header_size) {
-        ++metrics_.rx_short_frames;
-        continue;
-      }
-      rx_length_ = *n;
-      rx_offset_ = 0;
-      put_num_buffers(rx_buffer_, 1);  // the tap leaves num_buffers alone; one chain unless more are needed
+    if (rx_length_ == 0 && !fill_rx_buffer(watch_tap)) {
+      break;
     }
     const auto delivered = deliver_rx(*memory, queue, used);
     if (!delivered) {
