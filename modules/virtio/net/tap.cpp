@@ -1,5 +1,4 @@
 module;
-#include <cstring>
 #include <net/if.h>
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
@@ -70,7 +69,8 @@ auto tap::open(std::string_view name, const tap_options& options) -> vmm::result
   if (auto r = sys::ioctl_with_val(*fd, tunsetoffload, 0); !r) {
     return std::unexpected(r.error());
   }
-  const std::string kernel_name{request.ifr_name, ::strnlen(request.ifr_name, sizeof(request.ifr_name))};
+  const std::span<const char> raw_name{request.ifr_name};
+  const std::string kernel_name{raw_name.begin(), std::ranges::find(raw_name, '\0')};
   return tap{std::move(*fd), kernel_name, accepted};
 }
 
