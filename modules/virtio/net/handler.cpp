@@ -53,26 +53,27 @@ void net_handler::run_rx(event_manager::event_ops& ops) {
   watch_tap(ops, keep.value_or(false));
 }
 
+void net_handler::rewatch(event_manager::event_ops& ops, sys::borrowed_fd& watched, sys::borrowed_fd wanted,
+                          std::uint32_t tag) {
+  if (watched.valid()) {
+    static_cast<void>(ops.remove(watched));  // already gone when the transport closed it first
+    watched = {};
+  }
+  if (!wanted.valid()) {
+    return;
+  }
+  if (auto r = ops.add({wanted, sys::event_set::readable, tag}); !r) {
+    ++errors_;
+    return;
+  }
+  watched = wanted;
+}
+
 void net_handler::sync(event_manager::event_ops& ops) {
   // Re-register on every state change, even for the same fd numbers: a reset and a new activation may have closed
   // the old eventfds and opened new ones under those numbers, and epoll forgot the closed ones.
-  const std::array<std::uint32_t, 2> tags{rx_tag, tx_tag};
-  for (std::size_t i = 0; i < watched_queue_events_.size(); ++i) {
-    auto& watched = watched_queue_events_[i];
-    if (watched.valid()) {
-      static_cast<void>(ops.remove(watched));  // already gone when the transport closed it first
-      watched = {};
-    }
-    const sys::borrowed_fd wanted = device_->queue_event(i);
-    if (!wanted.valid()) {
-      continue;
-    }
-    if (auto r = ops.add({wanted, sys::event_set::readable, tags[i]}); !r) {
-      ++errors_;
-      continue;
-    }
-    watched = wanted;
-  }
+  rewatch(ops, std::get<rx_queue>(watched_queue_events_), device_->queue_event(rx_queue), rx_tag);
+  rewatch(ops, std::get<tx_queue>(watched_queue_events_), device_->queue_event(tx_queue), tx_tag);
   if (!device_->active()) {
     watch_tap(ops, false);
     return;

@@ -32,6 +32,7 @@ class net_handler final : public event_manager::dynamic_subscriber {
 
  private:
   void sync(event_manager::event_ops& ops);
+  void rewatch(event_manager::event_ops& ops, sys::borrowed_fd& watched, sys::borrowed_fd wanted, std::uint32_t tag);
   void watch_tap(event_manager::event_ops& ops, bool wanted);
   void run_rx(event_manager::event_ops& ops);
 
