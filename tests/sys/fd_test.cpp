@@ -157,3 +157,32 @@ BOOST_AUTO_TEST_CASE(write_to_pipe_without_reader_returns_epipe) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(sys_file_and_random)
+
+BOOST_AUTO_TEST_CASE(open_file_opens_an_existing_node_close_on_exec_with_the_asked_mode) {
+  const auto fd = sys::open_file("/dev/null", {.read = true, .write = true, .nonblocking = true});
+
+  BOOST_TEST_REQUIRE(fd.has_value(), vmm::testing::describe(fd));
+  BOOST_TEST(vmm::testing::is_close_on_exec(*fd));
+  BOOST_TEST(sys::is_nonblocking(*fd).value_or(false));
+  BOOST_TEST(sys::write(*fd, bytes("x")).value_or(0) == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(open_file_refuses_no_mode_an_embedded_nul_and_a_missing_path) {
+  BOOST_TEST(error_of(sys::open_file("/dev/null", {.read = false})) == os_error(EINVAL));
+  BOOST_TEST(error_of(sys::open_file(std::string{"/dev/null\0x", 11})) == os_error(EINVAL));
+  BOOST_TEST(error_of(sys::open_file("/nonexistent/vmm-file")) == os_error(ENOENT));
+}
+
+BOOST_AUTO_TEST_CASE(get_random_fills_the_buffer_and_an_empty_one_costs_nothing) {
+  std::array<std::byte, 64> first{};
+  std::array<std::byte, 64> second{};
+
+  BOOST_TEST(sys::get_random(first).value_or(0) == 64U);
+  BOOST_TEST(sys::get_random(second, {.nonblocking = false}).value_or(0) == 64U);
+  BOOST_TEST(sys::get_random({}).value_or(1) == 0U);
+  BOOST_TEST((first != second));  // two 512-bit draws collide with probability 2^-512
+}
+
+BOOST_AUTO_TEST_SUITE_END()
