@@ -88,7 +88,7 @@ endfunction()
 
 # vmm_add_fuzz(<name> SOURCES <files> [DEPENDS <targets>] [CORPUS <dir>] [SECONDS <n>])
 # A libFuzzer target fuzz_<name> (built only with VMM_BUILD_FUZZERS, in the fuzz preset), and a CTest test that runs
-# it for SECONDS (default $ENV{VMM_FUZZ_SECONDS}, else 30) starting from the seed CORPUS; new inputs it finds go to
+# it for SECONDS (default $ENV{VMM_FUZZ_SECONDS}, else 20) starting from the seed CORPUS; new inputs it finds go to
 # the build tree, never into the source tree. A crash, leak, sanitizer report or timeout fails the test and leaves
 # the reproducer (crash-*, leak-*, timeout-*) in the test's working directory.
 function(vmm_add_fuzz name)
@@ -104,7 +104,7 @@ function(vmm_add_fuzz name)
   elseif(DEFINED ENV{VMM_FUZZ_SECONDS})
     set(seconds $ENV{VMM_FUZZ_SECONDS})
   else()
-    set(seconds 30)
+    set(seconds 20)
   endif()
   set(work "${CMAKE_CURRENT_BINARY_DIR}/${target}-run")
   file(MAKE_DIRECTORY "${work}/corpus")
