@@ -552,4 +552,50 @@ BOOST_AUTO_TEST_CASE(receiving_into_an_empty_buffer_is_an_empty_message) {
   BOOST_TEST(error_of(sys::recv_with_fds(pair->first, {})) == make_error_code(sys::errc::empty_message));
 }
 
+// --- unix_connect_nonblocking and shutdown_socket (vmm.virtio.vsock's host side) ---
+
+BOOST_AUTO_TEST_CASE(nonblocking_connect_reaches_the_listener_with_a_non_blocking_descriptor) {
+  const auto dir = make_socket_dir();
+  const auto path = dir.path() / "vsock.sock_52";
+  const auto listener = sys::unix_listener::bind(path);
+  BOOST_TEST_REQUIRE(listener.has_value(), vmm::testing::describe(listener));
+  const auto client = sys::unix_connect_nonblocking(path);
+  BOOST_TEST_REQUIRE(client.has_value(), vmm::testing::describe(client));
+  BOOST_TEST((::fcntl(client->get(), F_GETFL) & O_NONBLOCK) != 0);
+  BOOST_TEST(is_close_on_exec(client->borrow()));
+  const auto server = listener->accept();
+  BOOST_TEST_REQUIRE(server.has_value(), vmm::testing::describe(server));
+  BOOST_TEST_REQUIRE(sys::send_with_fds(*client, bytes("ping")).value() == 4U);
+  std::array<std::byte, 8> buffer{};
+  auto got = sys::recv_with_fds(*server, buffer, 0);
+  BOOST_TEST_REQUIRE(got.has_value(), vmm::testing::describe(got));
+  BOOST_TEST(text(buffer, got->bytes) == "ping");
+}
+
+BOOST_AUTO_TEST_CASE(nonblocking_connect_to_a_path_nobody_listens_on_returns_enoent) {
+  const auto dir = make_socket_dir();
+  const auto client = sys::unix_connect_nonblocking(dir.path() / "absent.sock");
+  BOOST_TEST(error_of(client) == os_error(ENOENT));
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_for_writing_lets_the_peer_read_end_of_stream_and_still_receive) {
+  auto pair = sys::socket_pair(sys::socket_kind::stream);
+  BOOST_TEST_REQUIRE(pair.has_value(), vmm::testing::describe(pair));
+  BOOST_TEST_REQUIRE(sys::shutdown_socket(pair->first, sys::shutdown_direction::write).has_value());
+  std::array<std::byte, 4> buffer{};
+  auto eof = sys::recv_with_fds(pair->second, buffer, 0);
+  BOOST_TEST_REQUIRE(eof.has_value(), vmm::testing::describe(eof));
+  BOOST_TEST(eof->bytes == 0U);
+  BOOST_TEST_REQUIRE(sys::send_with_fds(pair->second, bytes("back")).value() == 4U);
+  auto back = sys::recv_with_fds(pair->first, buffer, 0);
+  BOOST_TEST_REQUIRE(back.has_value(), vmm::testing::describe(back));
+  BOOST_TEST(text(buffer, back->bytes) == "back");
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_of_a_descriptor_that_is_not_a_socket_returns_enotsock) {
+  auto pipe = sys::make_pipe();
+  BOOST_TEST_REQUIRE(pipe.has_value(), vmm::testing::describe(pipe));
+  BOOST_TEST(error_of(sys::shutdown_socket(pipe->first, sys::shutdown_direction::both)) == os_error(ENOTSOCK));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
