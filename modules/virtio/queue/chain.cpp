@@ -45,6 +45,29 @@ auto walk(std::span<const descriptor> buffers, cursor& at, std::uint64_t count, 
   return {};
 }
 
+/// The cursor operation both streams share: refuses `count` > remaining (errc::chain_too_short), else walks a copy
+/// of the position (index, offset, remaining) with `piece` and commits it only when every piece succeeded.
+template <class Piece>
+auto advance(std::span<const descriptor> buffers, std::size_t& index, std::uint64_t& offset, std::uint64_t& remaining,
+             std::uint64_t count, const Piece& piece) -> vmm::result<void> {
+  if (count > remaining) {
+    return failure(errc::chain_too_short);
+  }
+  cursor at{.index = index, .offset = offset, .remaining = remaining};
+  if (auto r = walk(buffers, at, count, piece); !r) {
+    return r;
+  }
+  index = at.index;
+  offset = at.offset;
+  remaining = at.remaining;
+  return {};
+}
+
+/// A piece visitor that touches nothing (skip).
+constexpr auto no_access = [](memory::guest_address, std::uint64_t, std::uint64_t) -> vmm::result<void> {
+  return {};
+};
+
 }  // namespace
 
 chain_reader::chain_reader(const memory::guest_memory& memory, const descriptor_chain& chain) noexcept
@@ -56,53 +79,28 @@ auto chain_reader::remaining() const noexcept -> std::uint64_t {
 }
 
 auto chain_reader::read_exact(std::span<std::byte> out) -> vmm::result<void> {
-  if (out.size() > remaining_) {
-    return failure(errc::chain_too_short);
-  }
-  cursor at{.index = index_, .offset = offset_, .remaining = remaining_};
-  auto r = walk(buffers_, at, out.size(), [&](memory::guest_address a, std::uint64_t n, std::uint64_t done) {
-    return memory_->read_exact(a, out.subspan(static_cast<std::size_t>(done), static_cast<std::size_t>(n)));
-  });
-  if (!r) {
-    return r;
-  }
-  index_ = at.index;
-  offset_ = at.offset;
-  remaining_ = at.remaining;
-  return {};
+  return advance(buffers_, index_, offset_, remaining_, out.size(),
+                 [&](memory::guest_address a, std::uint64_t n, std::uint64_t done) {
+                   return memory_->read_exact(a,
+                                              out.subspan(static_cast<std::size_t>(done), static_cast<std::size_t>(n)));
+                 });
 }
 
 auto chain_reader::skip(std::uint64_t count) -> vmm::result<void> {
-  if (count > remaining_) {
-    return failure(errc::chain_too_short);
-  }
-  cursor at{.index = index_, .offset = offset_, .remaining = remaining_};
-  static_cast<void>(walk(buffers_, at, count,
-                         [](memory::guest_address, std::uint64_t, std::uint64_t) -> vmm::result<void> { return {}; }));
-  index_ = at.index;
-  offset_ = at.offset;
-  remaining_ = at.remaining;
-  return {};
+  return advance(buffers_, index_, offset_, remaining_, count, no_access);
 }
 
 auto chain_reader::take_io_buffers(std::uint64_t count, std::vector<sys::io_buffer>& out, std::size_t max_buffers)
     -> vmm::result<void> {
-  if (count > remaining_) {
-    return failure(errc::chain_too_short);
-  }
   const std::size_t before = out.size();
-  cursor at{.index = index_, .offset = offset_, .remaining = remaining_};
-  auto r = walk(buffers_, at, count, [&](memory::guest_address a, std::uint64_t n, std::uint64_t) {
-    return memory_->append_io_buffers(a, n, memory::access::read, out, max_buffers);
-  });
+  auto r = advance(buffers_, index_, offset_, remaining_, count,
+                   [&](memory::guest_address a, std::uint64_t n, std::uint64_t) {
+                     return memory_->append_io_buffers(a, n, memory::access::read, out, max_buffers);
+                   });
   if (!r) {
     out.resize(before);
-    return r;
   }
-  index_ = at.index;
-  offset_ = at.offset;
-  remaining_ = at.remaining;
-  return {};
+  return r;
 }
 
 chain_writer::chain_writer(const memory::guest_memory& memory, const descriptor_chain& chain) noexcept
@@ -118,56 +116,38 @@ auto chain_writer::written() const noexcept -> std::uint64_t {
 }
 
 auto chain_writer::write_all(std::span<const std::byte> in) -> vmm::result<void> {
-  if (in.size() > remaining_) {
-    return failure(errc::chain_too_short);
+  auto r =
+      advance(buffers_, index_, offset_, remaining_, in.size(),
+              [&](memory::guest_address a, std::uint64_t n, std::uint64_t done) {
+                return memory_->write_all(a, in.subspan(static_cast<std::size_t>(done), static_cast<std::size_t>(n)));
+              });
+  if (r) {
+    written_ += in.size();
   }
-  cursor at{.index = index_, .offset = offset_, .remaining = remaining_};
-  auto r = walk(buffers_, at, in.size(), [&](memory::guest_address a, std::uint64_t n, std::uint64_t done) {
-    return memory_->write_all(a, in.subspan(static_cast<std::size_t>(done), static_cast<std::size_t>(n)));
-  });
-  if (!r) {
-    return r;
-  }
-  index_ = at.index;
-  offset_ = at.offset;
-  remaining_ = at.remaining;
-  written_ += in.size();
-  return {};
+  return r;
 }
 
 auto chain_writer::skip(std::uint64_t count) -> vmm::result<void> {
-  if (count > remaining_) {
-    return failure(errc::chain_too_short);
+  auto r = advance(buffers_, index_, offset_, remaining_, count, no_access);
+  if (r) {
+    written_ += count;
   }
-  cursor at{.index = index_, .offset = offset_, .remaining = remaining_};
-  static_cast<void>(walk(buffers_, at, count,
-                         [](memory::guest_address, std::uint64_t, std::uint64_t) -> vmm::result<void> { return {}; }));
-  index_ = at.index;
-  offset_ = at.offset;
-  remaining_ = at.remaining;
-  written_ += count;
-  return {};
+  return r;
 }
 
 auto chain_writer::take_io_buffers(std::uint64_t count, std::vector<sys::io_buffer>& out, std::size_t max_buffers)
     -> vmm::result<void> {
-  if (count > remaining_) {
-    return failure(errc::chain_too_short);
-  }
   const std::size_t before = out.size();
-  cursor at{.index = index_, .offset = offset_, .remaining = remaining_};
-  auto r = walk(buffers_, at, count, [&](memory::guest_address a, std::uint64_t n, std::uint64_t) {
-    return memory_->append_io_buffers(a, n, memory::access::write, out, max_buffers);
-  });
-  if (!r) {
+  auto r = advance(buffers_, index_, offset_, remaining_, count,
+                   [&](memory::guest_address a, std::uint64_t n, std::uint64_t) {
+                     return memory_->append_io_buffers(a, n, memory::access::write, out, max_buffers);
+                   });
+  if (r) {
+    written_ += count;
+  } else {
     out.resize(before);
-    return r;
   }
-  index_ = at.index;
-  offset_ = at.offset;
-  remaining_ = at.remaining;
-  written_ += count;
-  return {};
+  return r;
 }
 
 }  // namespace vmm::virtio::queue
