@@ -67,7 +67,8 @@ function(vmm_add_test component)
     return()
   endif()
   add_executable(${target} ${arg_SOURCES})
-  target_link_libraries(${target} PRIVATE ${arg_DEPENDS} Boost::headers $<BUILD_INTERFACE:vmm_warnings>)
+  # vmm_boost_test_main (tests/support) is the Boost.Test framework and main(), compiled once per build tree.
+  target_link_libraries(${target} PRIVATE ${arg_DEPENDS} vmm_boost_test_main $<BUILD_INTERFACE:vmm_warnings>)
   # Boost 1.74's header-only Boost.Test still uses std::unary_function, removed from libc++'s C++23 mode.
   target_compile_definitions(${target} PRIVATE _LIBCPP_ENABLE_CXX17_REMOVED_UNARY_BINARY_FUNCTION)
   target_compile_features(${target} PRIVATE cxx_std_23)
