@@ -9,6 +9,12 @@ import vmm.sys;
 import vmm.memory;
 
 namespace vmm::virtio::queue {
+
+void descriptor_chain::grow(std::size_t n) {
+  // Doubling keeps appends amortised O(1); a chain is at most max_queue_size long, so this never overflows.
+  storage_.resize(std::max({n, storage_.size() * 2, std::size_t{16}}));
+}
+
 namespace {
 
 /// A position in a list of buffers, and the bytes after it.

@@ -5,6 +5,10 @@ import std;
 import vmm.sys;
 import vmm.memory;
 
+namespace vmm::virtio::queue::detail {
+class chain_builder;  // the queues' chain walk (the :walk partition, not exported) fills a chain's storage directly
+}  // namespace vmm::virtio::queue::detail
+
 export namespace vmm::virtio::queue {
 
 /// One buffer of a chain: a guest range the device may read (device-readable) or write (device-writable). The
@@ -37,14 +41,16 @@ class descriptor_chain {
   [[nodiscard]] inline auto token() const noexcept -> chain_token { return token_; }
   /// The device-readable buffers, in chain order.
   [[nodiscard]] inline auto readable() const noexcept -> std::span<const descriptor> {
-    return std::span{descriptors_}.first(readable_count_);
+    return {storage_.data(), readable_count_};
   }
   /// The device-writable buffers, in chain order.
   [[nodiscard]] inline auto writable() const noexcept -> std::span<const descriptor> {
-    return std::span{descriptors_}.subspan(readable_count_);
+    return {storage_.data() + readable_count_, size_ - readable_count_};
   }
   /// Every buffer, readable ones first.
-  [[nodiscard]] inline auto descriptors() const noexcept -> std::span<const descriptor> { return descriptors_; }
+  [[nodiscard]] inline auto descriptors() const noexcept -> std::span<const descriptor> {
+    return {storage_.data(), size_};
+  }
   /// The sum of the readable buffers' lengths (at most queue size × 2^32 − 1, so it cannot overflow).
   [[nodiscard]] inline auto readable_bytes() const noexcept -> std::uint64_t { return readable_bytes_; }
   /// The sum of the writable buffers' lengths.
@@ -53,7 +59,7 @@ class descriptor_chain {
   /// Empties the chain (keeping its storage) and sets the token: for queues and tests that build chains.
   inline void reset(chain_token token) noexcept {
     token_ = token;
-    descriptors_.clear();
+    size_ = 0;
     readable_count_ = 0;
     readable_bytes_ = 0;
     writable_bytes_ = 0;
@@ -64,9 +70,11 @@ class descriptor_chain {
   /// Appends a buffer. Contract: a readable buffer is never appended after a writable one (the queues check the
   /// guest's order and report errc::readable_after_writable before calling this).
   inline void append(const descriptor& d) {
-    vmm::contract_check(d.writable || readable_count_ == descriptors_.size(),
-                        "a readable descriptor cannot follow a writable one");
-    descriptors_.push_back(d);
+    vmm::contract_check(d.writable || readable_count_ == size_, "a readable descriptor cannot follow a writable one");
+    if (size_ == storage_.size()) [[unlikely]] {
+      grow(size_ + 1);
+    }
+    storage_[size_++] = d;
     if (d.writable) {
       writable_bytes_ += d.length;
     } else {
@@ -76,7 +84,15 @@ class descriptor_chain {
   }
 
  private:
-  std::vector<descriptor> descriptors_;
+  friend class detail::chain_builder;
+
+  /// Makes room for at least `n` buffers, keeping those stored.
+  void grow(std::size_t n);
+
+  // The storage: its size is the capacity, the chain is its first size_ entries (a pop writes them in place and
+  // sets the counts once, at the end of the walk).
+  std::vector<descriptor> storage_;
+  std::size_t size_ = 0;
   std::size_t readable_count_ = 0;
   std::uint64_t readable_bytes_ = 0;
   std::uint64_t writable_bytes_ = 0;

@@ -31,8 +31,10 @@ constexpr std::uint16_t event_offset_mask = 0x7fff;
 }
 
 /// Walks the packed indirect table of `d` into `b`: every one of its len / 16 entries, in order (NEXT and the
-/// buffer id mean nothing there; INDIRECT is refused as nesting).
-auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
+/// buffer id mean nothing there; INDIRECT is refused as nesting). Inlined: `b` must stay in registers (see
+/// chain_builder).
+[[gnu::always_inline]] inline auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d,
+                                                 std::uint16_t queue_size) -> errc {
   if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
     return e;
   }
@@ -58,7 +60,7 @@ auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, st
 }
 
 /// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`. Inline: it
-/// is the body of the walk's loop (the indirect case stays out of line).
+/// is the body of the walk's loop.
 [[gnu::always_inline]] inline auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d,
                                                    std::uint16_t flags, bool indirect, std::uint16_t queue_size)
     -> errc {
@@ -220,6 +222,7 @@ auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& cha
     }
     return drop(error);
   }
+  b.finish();
   chain.set_token({.id = *id, .slots = slots});
   detail::set_bit(in_flight_, *id);
   ++in_flight_count_;

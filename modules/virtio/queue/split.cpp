@@ -21,7 +21,9 @@ constexpr std::uint64_t ring_entries_offset = 4;
 constexpr std::uint64_t used_element_size = 8;
 
 /// Walks the indirect table of descriptor `d` into `b`: up to len / 16 descriptors linked by next from index 0.
-auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
+/// Inlined into the walk, like everything it does: `b` must stay in registers (see chain_builder).
+[[gnu::always_inline]] inline auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d,
+                                                 std::uint16_t queue_size) -> errc {
   if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
     return e;
   }
@@ -56,15 +58,15 @@ auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, st
   }
 }
 
-/// Walks the chain that starts at descriptor `head` (< size) of the table at `table_address` into `chain`.
-auto walk_chain(const memory::guest_memory& memory, memory::guest_address table_address, std::uint16_t size,
-                bool indirect, std::uint16_t head, descriptor_chain& chain) -> errc {
-  const detail::descriptor_table table{memory, table_address, size};
-  detail::chain_builder b{memory, chain, size, table.region()};
+/// The walk of the chain that starts at descriptor `head` (< size) of `table` into `b`. Direct: the table was found
+/// readable through its host pointer (the common case gets a loop without the other path's test and registers).
+template <bool Direct>
+[[gnu::always_inline]] inline auto walk_descriptors(const detail::descriptor_table& table, detail::chain_builder& b,
+                                                    std::uint16_t size, bool indirect, std::uint16_t head) -> errc {
   std::uint32_t index = head;
-  for (std::uint32_t visited = 1;; ++visited) {
+  for (;;) {
     detail::raw_descriptor d;
-    if (!table.read(index, d)) [[unlikely]] {
+    if (!table.read<Direct>(index, d)) [[unlikely]] {
       return errc::ring_unreadable;
     }
     const std::uint16_t flags = d.word6;
@@ -83,14 +85,30 @@ auto walk_chain(const memory::guest_memory& memory, memory::guest_address table_
     if ((flags & desc_f_next) == 0) {
       return errc{};
     }
-    if (visited == size) [[unlikely]] {
-      return errc::chain_too_long;  // size distinct descriptors at most: a longer chain revisits one
+    // Every descriptor visited so far was added, so the count is the number visited: size distinct descriptors at
+    // most, and a longer chain revisits one.
+    if (b.count() == size) [[unlikely]] {
+      return errc::chain_too_long;
     }
     if (d.word7 >= size) [[unlikely]] {
       return errc::next_out_of_range;
     }
     index = d.word7;
   }
+}
+
+/// Walks the chain that starts at descriptor `head` (< size) of the table at `table_address` into `chain`, which
+/// holds its buffers only when the walk succeeded.
+auto walk_chain(const memory::guest_memory& memory, memory::guest_address table_address, std::uint16_t size,
+                bool indirect, std::uint16_t head, descriptor_chain& chain) -> errc {
+  const detail::descriptor_table table{memory, table_address, size};
+  detail::chain_builder b{memory, chain, size, table.region()};
+  const errc e = table.direct() ? walk_descriptors<true>(table, b, size, indirect, head)
+                                : walk_descriptors<false>(table, b, size, indirect, head);
+  if (e == errc{}) [[likely]] {
+    b.finish();
+  }
+  return e;
 }
 
 }  // namespace

@@ -23,17 +23,18 @@ struct raw_descriptor {
   std::uint16_t word7 = 0;
 };
 
-/// A region's bounds, cached: [start, start + span] (span is size - 1, so a region may end at 2^64 - 1).
+/// A region's bounds, cached: [start, start + span] (span is size - 1, so a region may end at 2^64 - 1). Always a
+/// region of the guest memory being walked, except when that memory has no region at all (then no descriptor can
+/// be read, so no buffer is ever checked against it): the walk's hot loop has no "is it set" test to make.
 struct region_bounds {
   std::uint64_t start = 0;
   std::uint64_t span = 0;
-  bool valid = false;
 
   /// Whether [addr, addr + len - 1] lies inside (len ≥ 1). Overflow-safe: addr - start wraps to a huge value when
   /// addr lies below start, and span - offset cannot wrap once offset ≤ span.
   [[nodiscard]] inline auto holds(std::uint64_t addr, std::uint64_t len) const noexcept -> bool {
     const std::uint64_t offset = addr - start;
-    return valid && offset <= span && len - 1 <= span - offset;
+    return offset <= span && len - 1 <= span - offset;
   }
 };
 
@@ -46,21 +47,31 @@ class descriptor_table {
       : memory_{&memory}, base_{base} {
     const memory::guest_region* r = memory.find_region(base);
     if (r == nullptr) {
+      // The start is unmapped (a later entry may not be): any region will do as the first guess for buffers.
+      if (!memory.regions().empty()) {
+        r = memory.regions().front().get();
+        region_ = {.start = r->start().raw(), .span = r->size() - 1};
+      }
       return;
     }
-    region_ = {.start = r->start().raw(), .span = r->size() - 1, .valid = true};
+    region_ = {.start = r->start().raw(), .span = r->size() - 1};
     const std::uint64_t bytes = std::uint64_t{count} * descriptor_size;
     if (base.raw() % 8 == 0 && region_.holds(base.raw(), bytes)) {
       host_ = r->host_address() + (base.raw() - region_.start);
     }
   }
 
-  /// The region the table starts in (invalid when the start is unmapped): the first guess for its buffers.
+  /// Whether every entry is read through the host pointer (the table lies in one region, 8-byte aligned).
+  [[nodiscard]] inline auto direct() const noexcept -> bool { return host_ != nullptr; }
+
+  /// The region the table starts in (another region when the start is unmapped): the first guess for its buffers.
   [[nodiscard]] inline auto region() const noexcept -> region_bounds { return region_; }
 
-  /// Reads descriptor `i` (< count) into `out`; false when it is not in guest memory.
+  /// Reads descriptor `i` (< count) into `out`; false when it is not in guest memory. With Direct (for a caller that
+  /// checked direct() once, outside its loop) only the host-pointer path is compiled.
+  template <bool Direct = false>
   [[nodiscard, gnu::always_inline]] inline auto read(std::uint32_t i, raw_descriptor& out) const noexcept -> bool {
-    if (host_ != nullptr) [[likely]] {
+    if (Direct || host_ != nullptr) [[likely]] {
       std::byte* p = host_ + (std::size_t{i} * descriptor_size);
       // SAFETY: p and p + 8 are 8-byte aligned (base is, region hosts are page-aligned) and inside the region's
       // live mapping (checked in the constructor; the caller holds the guest_memory snapshot). atomic_ref makes
@@ -75,11 +86,19 @@ class descriptor_table {
              .word7 = static_cast<std::uint16_t>(hi >> 48U)};
       return true;
     }
-    return read_slow(i, out);
+    const std::optional<raw_descriptor> d = read_slow(*memory_, base_, i);
+    if (!d) {
+      return false;
+    }
+    out = *d;
+    return true;
   }
 
  private:
-  [[nodiscard]] auto read_slow(std::uint32_t i, raw_descriptor& out) const noexcept -> bool;
+  // Static and by value, like everything the walk calls out of line: a table or builder whose address reached a call
+  // could no longer live in registers.
+  [[nodiscard]] static auto read_slow(const memory::guest_memory& memory, memory::guest_address base,
+                                      std::uint32_t i) noexcept -> std::optional<raw_descriptor>;
 
   const memory::guest_memory* memory_;
   memory::guest_address base_;
@@ -87,13 +106,24 @@ class descriptor_table {
   region_bounds region_;
 };
 
-/// Checks buffers and appends them to a chain: direction order, the chain's length limit, and guest memory bounds.
+/// Checks buffers and writes them into a chain's storage: direction order, the chain's length limit, and guest
+/// memory bounds. The counts are kept here, in registers, and published to the chain once, by finish(); until then
+/// the chain stays as reset made it (so a walk that fails leaves it empty).
+///
+/// The builder is the state of the hot loop of every pop: it must never have its address taken by a call that is
+/// not inlined (hence the static, by-value slow paths), or clang keeps all of it in memory and reloads it after
+/// every store to the chain (measured: 12 ns a descriptor instead of 4, benches/virtio/queue/chain_bench.cpp).
 class chain_builder {
  public:
   /// Builds into `chain` (already reset), at most `limit` buffers; `guess` is the region to try first.
   inline chain_builder(const memory::guest_memory& memory, descriptor_chain& chain, std::uint32_t limit,
                        region_bounds guess) noexcept
-      : memory_{&memory}, chain_{&chain}, limit_{limit}, cache_{guess} {}
+      : memory_{&memory},
+        chain_{&chain},
+        out_{chain.storage_.data()},
+        limit_{limit},
+        stop_{static_cast<std::uint32_t>(std::min<std::size_t>(chain.storage_.size(), limit))},
+        cache_{guess} {}
 
   /// Whether [addr, addr + len) lies in guest memory (an empty range always does; one that wraps never does).
   [[nodiscard, gnu::always_inline]] inline auto contains(std::uint64_t addr, std::uint64_t len) noexcept -> bool {
@@ -101,49 +131,83 @@ class chain_builder {
       return true;
     }
     const region_lookup found = lookup(*memory_, addr, len);
-    cache_ = found.region.valid ? found.region : cache_;
+    if (found.found) {
+      cache_ = found.region;
+    }
     return found.inside;
   }
 
   /// Appends a buffer, or returns why it cannot be: errc::readable_after_writable, errc::chain_too_long,
   /// errc::descriptor_out_of_memory. errc{} on success.
   [[nodiscard, gnu::always_inline]] inline auto add(std::uint64_t addr, std::uint32_t len, bool writable) -> errc {
-    if (!writable && seen_writable_) [[unlikely]] {
+    if (!writable && readable_count_ != count_) [[unlikely]] {
       return errc::readable_after_writable;
     }
-    if (count_ == limit_) [[unlikely]] {
-      return errc::chain_too_long;
+    if (count_ == stop_) [[unlikely]] {
+      // One comparison on the hot path for two limits: the chain's length limit and the storage's capacity.
+      if (count_ == limit_) {
+        return errc::chain_too_long;
+      }
+      const storage s = grow(*chain_, count_ + 1);
+      out_ = s.data;
+      stop_ = static_cast<std::uint32_t>(std::min<std::size_t>(s.capacity, limit_));
     }
     if (!contains(addr, len)) [[unlikely]] {
       return errc::descriptor_out_of_memory;
     }
-    seen_writable_ = seen_writable_ || writable;
+    // SAFETY: count_ < stop_ ≤ the size of the chain's storage, which nothing else touches during the walk.
+    out_[count_] = {.address = memory::guest_address{addr}, .length = len, .writable = writable};
     ++count_;
-    // The hot path of a chain walk is forced inline (here, and add, contains and read above): clang otherwise leaves
-    // append and add out of line, and the calls, spills and reloads cost more than the checks themselves
-    // (benches/virtio/queue/chain_bench.cpp).
-    [[clang::always_inline]] chain_->append(
-        {.address = memory::guest_address{addr}, .length = len, .writable = writable});
+    readable_count_ += writable ? 0U : 1U;
     return errc{};
   }
 
+  /// Publishes the buffers added as the chain's: the end of a walk that succeeded.
+  /// The byte sums are taken here, in a pass of their own, rather than per buffer in the walk: the walk's loop has
+  /// more live values than x86-64 has registers, and two more sums made it spill.
+  [[gnu::always_inline]] inline void finish() noexcept {
+    std::uint64_t readable_bytes = 0;
+    std::uint64_t writable_bytes = 0;
+    for (std::uint32_t i = 0; i < readable_count_; ++i) {
+      readable_bytes += out_[i].length;
+    }
+    for (std::uint32_t i = readable_count_; i < count_; ++i) {
+      writable_bytes += out_[i].length;
+    }
+    chain_->size_ = count_;
+    chain_->readable_count_ = readable_count_;
+    chain_->readable_bytes_ = readable_bytes;
+    chain_->writable_bytes_ = writable_bytes;
+  }
+
   [[nodiscard]] inline auto memory() const noexcept -> const memory::guest_memory& { return *memory_; }
+  /// The buffers added so far.
+  [[nodiscard]] inline auto count() const noexcept -> std::uint32_t { return count_; }
 
  private:
   /// What the slow path found: whether the range is in guest memory, and the region of its first byte (to cache).
-  /// Returned by value so that no pointer to the builder escapes and its state stays in registers.
   struct region_lookup {
     bool inside = false;
+    bool found = false;  // region holds the range's first byte
     region_bounds region;
   };
   [[nodiscard]] static auto lookup(const memory::guest_memory& memory, std::uint64_t addr, std::uint64_t len) noexcept
       -> region_lookup;
 
+  /// The chain's storage after growing it to hold at least `n` buffers (those written so far kept).
+  struct storage {
+    descriptor* data = nullptr;
+    std::size_t capacity = 0;
+  };
+  [[nodiscard]] static auto grow(descriptor_chain& chain, std::size_t n) -> storage;
+
   const memory::guest_memory* memory_;
   descriptor_chain* chain_;
+  descriptor* out_;
   std::uint32_t limit_;
+  std::uint32_t stop_;  // min(limit_, the storage's capacity)
   std::uint32_t count_ = 0;
-  bool seen_writable_ = false;
+  std::uint32_t readable_count_ = 0;
   region_bounds cache_;
 };
 
@@ -172,18 +236,23 @@ inline void clear_bit(std::vector<std::uint64_t>& bits, std::uint16_t i) noexcep
   return memory::guest_address{base.raw() + offset};
 }
 
-auto descriptor_table::read_slow(std::uint32_t i, raw_descriptor& out) const noexcept -> bool {
-  auto address = base_.checked_add(std::uint64_t{i} * descriptor_size);
+auto descriptor_table::read_slow(const memory::guest_memory& memory, memory::guest_address base,
+                                 std::uint32_t i) noexcept -> std::optional<raw_descriptor> {
+  auto address = base.checked_add(std::uint64_t{i} * descriptor_size);
   if (!address) {
-    return false;
+    return std::nullopt;
   }
   std::array<std::byte, descriptor_size> bytes{};
-  if (!memory_->read_exact(*address, bytes)) {
-    return false;
+  if (!memory.read_exact(*address, bytes)) {
+    return std::nullopt;
   }
   const auto d = std::bit_cast<split_descriptor>(bytes);
-  out = {.addr = d.addr, .len = d.len, .word6 = d.flags, .word7 = d.next};
-  return true;
+  return raw_descriptor{.addr = d.addr, .len = d.len, .word6 = d.flags, .word7 = d.next};
+}
+
+auto chain_builder::grow(descriptor_chain& chain, std::size_t n) -> storage {
+  chain.grow(n);
+  return {.data = chain.storage_.data(), .capacity = chain.storage_.size()};
 }
 
 auto chain_builder::lookup(const memory::guest_memory& memory, std::uint64_t addr, std::uint64_t len) noexcept
@@ -193,7 +262,8 @@ auto chain_builder::lookup(const memory::guest_memory& memory, std::uint64_t add
   }
   region_lookup found;
   if (const memory::guest_region* r = memory.find_region(memory::guest_address{addr}); r != nullptr) {
-    found.region = {.start = r->start().raw(), .span = r->size() - 1, .valid = true};
+    found.found = true;
+    found.region = {.start = r->start().raw(), .span = r->size() - 1};
     if (found.region.holds(addr, len)) {
       found.inside = true;
       return found;
