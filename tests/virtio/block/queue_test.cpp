@@ -469,6 +469,27 @@ BOOST_AUTO_TEST_CASE(broken_queue_stops_processing_with_its_error) {
   static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{20}));
 }
 
+BOOST_AUTO_TEST_CASE(with_mq_a_broken_queue_returns_its_error_and_the_other_queue_is_still_served) {
+  auto r = device_rig::create(backend_kind::sync, 2);
+  BOOST_REQUIRE(r->activate_two(split_features | bit(blk::feature::mq)));
+  r->second->set_avail_idx(queue_size + 5);  // queue 1: more entries than the queue holds
+  r->second->publish();
+  BOOST_TEST(vmm::testing::error_of(r->device->process_queue(1)) == vq::errc::queue_broken);
+  const auto head = r->offer_read(2, 1, 0);
+  BOOST_REQUIRE(r->notify.write(1));
+  BOOST_REQUIRE(r->notify1.write(1));
+  const auto used = r->run_until_used(1);
+  BOOST_REQUIRE(used.size() == 1U);
+  BOOST_TEST(used[0].id == head);
+  BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(status_at) == blk::status::ok);
+  // process_completions drains every queue: queue 1's error comes back, queue 0 is served all the same.
+  const auto next = r->offer_read(3, 1, 2);
+  BOOST_TEST(vmm::testing::error_of(r->device->process_completions()) == vq::errc::queue_broken);
+  const auto again = r->split_driver->take_used();
+  BOOST_REQUIRE(again.has_value());
+  BOOST_TEST(again->id == next);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(block_regression)
