@@ -34,7 +34,8 @@ struct io_operation {
   std::uint64_t cookie = 0;
 };
 
-/// A finished operation: its cookie and, when it failed, why (errno, or errc::io_failed for a short transfer).
+/// A finished operation: its cookie and, when it failed, why (errno, or errc::io_failed when the file ended before
+/// the last byte of a read or write).
 struct io_completion {
   std::uint64_t cookie = 0;
   std::error_code error;
@@ -71,6 +72,12 @@ class block_backend {
   [[nodiscard]] virtual auto in_flight() const noexcept -> std::size_t = 0;
 };
 
+/// Drops the first `n` bytes of `buffers` after a transfer moved them (a short preadv/pwritev or io_uring
+/// completion): whole buffers are skipped, a partly moved one starts after its moved bytes. Returns the buffers
+/// still holding bytes, from the first non-empty one (empty when `n` covers them all; a larger `n` is clamped).
+[[nodiscard]] auto advance_buffers(std::span<sys::io_buffer> buffers, std::uint64_t n) noexcept
+    -> std::span<sys::io_buffer>;
+
 /// Opens the disk image at `path` (O_CLOEXEC; read-write unless `read_only`). Errors: open(2)'s errno.
 [[nodiscard]] auto open_image(const std::filesystem::path& path, bool read_only) -> vmm::result<sys::unique_fd>;
 
@@ -105,7 +112,9 @@ struct uring_state;
 
 /// A backend on an io_uring of bounded depth: submit() queues a READV/WRITEV/FSYNC(DATASYNC)/FALLOCATE entry,
 /// flush_submissions() submits them all with one io_uring_enter, and completions arrive in any order on
-/// completion_event() (an eventfd registered with the ring).
+/// completion_event() (an eventfd registered with the ring). A read or write that moved fewer bytes than asked is
+/// resubmitted for the rest (iovecs and offset advanced) from reap(); it completes when every byte moved, and with
+/// errc::io_failed when a resubmission moves nothing (end of file), so each round makes progress and it ends.
 class uring_backend final : public block_backend {
  public:
   /// The default ring depth: the operations in flight at once.
@@ -138,9 +147,14 @@ class uring_backend final : public block_backend {
   struct slot {
     io_kind kind = io_kind::read;
     std::uint64_t offset = 0;
-    std::uint64_t length = 0;
+    std::uint64_t length = 0;  // read, write: the bytes still to move
     std::uint64_t cookie = 0;
+    std::span<const sys::io_buffer> buffers;  // the caller's, until a short transfer
+    std::vector<sys::io_buffer> rest;         // after a short transfer: what is left of them
   };
+  // After a completion that moved `moved` (> 0) of the bytes left: resubmits the rest. Returns false when no
+  // submission entry was free (the operation then fails).
+  [[nodiscard]] auto resubmit(std::uint32_t index, std::uint64_t moved) -> bool;
   uring_backend(sys::unique_fd fd, std::uint64_t size, bool read_only, unsigned depth, sys::event_fd event,
                 std::unique_ptr<uring_state> ring);
 

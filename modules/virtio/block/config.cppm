@@ -26,6 +26,7 @@ inline constexpr unsigned blk_size = VIRTIO_BLK_F_BLK_SIZE;          ///< config
 inline constexpr unsigned flush = VIRTIO_BLK_F_FLUSH;                ///< FLUSH requests (write-back cache)
 inline constexpr unsigned discard = VIRTIO_BLK_F_DISCARD;            ///< DISCARD requests
 inline constexpr unsigned write_zeroes = VIRTIO_BLK_F_WRITE_ZEROES;  ///< WRITE_ZEROES requests
+inline constexpr unsigned mq = VIRTIO_BLK_F_MQ;                      ///< config.num_queues request queues
 }  // namespace feature
 
 /// Request types (the header's `type`).
@@ -139,16 +140,17 @@ struct block_limits {
   }
 };
 
-/// The configuration space of a device with `capacity_sectors` sectors and `limits`; the write-zeroes unmap bit
-/// says the device may deallocate zeroed ranges (it does: write-zeroes with the unmap flag punches a hole).
-[[nodiscard]] constexpr auto make_config(std::uint64_t capacity_sectors, const block_limits& limits) noexcept
-    -> block_config {
+/// The configuration space of a device with `capacity_sectors` sectors, `limits` and `num_queues` request queues;
+/// the write-zeroes unmap bit says the device may deallocate zeroed ranges (it does: write-zeroes with the unmap
+/// flag punches a hole).
+[[nodiscard]] constexpr auto make_config(std::uint64_t capacity_sectors, const block_limits& limits,
+                                         std::uint16_t num_queues = 1) noexcept -> block_config {
   block_config c{};
   c.capacity.set(capacity_sectors);
   c.size_max.set(limits.size_max);
   c.seg_max.set(limits.seg_max);
   c.blk_size.set(limits.block_size);
-  c.num_queues.set(1);
+  c.num_queues.set(num_queues);
   c.max_discard_sectors.set(limits.max_discard_sectors);
   c.max_discard_seg.set(limits.max_discard_seg);
   c.discard_sector_alignment.set(limits.block_size / static_cast<std::uint32_t>(sector_size));

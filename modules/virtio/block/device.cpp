@@ -1,3 +1,5 @@
+module;
+#include <cerrno>
 module vmm.virtio.block;
 import std;
 import vmm.sys;
@@ -7,8 +9,6 @@ import vmm.virtio.device;
 
 namespace vmm::virtio::block {
 namespace {
-
-constexpr std::array<std::uint16_t, 1> queue_sizes{max_queue_size};
 
 constexpr auto bit(unsigned b) -> std::uint64_t {
   return std::uint64_t{1} << b;
@@ -44,10 +44,11 @@ block_device::block_device(std::unique_ptr<block_backend> backend, const block_o
     : backend_{std::move(backend)},
       read_only_{options.read_only || backend_->read_only()},
       limits_{fit_to(options.limits, *backend_)},
-      config_{make_config(backend_->size() / sector_size, limits_)},
+      config_{make_config(backend_->size() / sector_size, limits_, options.num_queues)},
       state_event_{std::move(state_event)},
       engine_{*backend_, offered_policy(backend_->size() / sector_size, read_only_, limits_),
-              serial_bytes(options.serial), metrics_} {
+              serial_bytes(options.serial), metrics_, options.num_queues},
+      queue_sizes_(options.num_queues, max_queue_size) {
 }
 
 block_device::~block_device() = default;
@@ -55,6 +56,9 @@ block_device::~block_device() = default;
 auto block_device::create(std::unique_ptr<block_backend> backend, const block_options& options)
     -> vmm::result<std::shared_ptr<block_device>> {
   vmm::contract_check(backend != nullptr, "block_device::create without a backend");
+  if (options.num_queues == 0 || options.num_queues > max_queues) {
+    return os_failure(EINVAL);
+  }
   auto event = sys::event_fd::create({.nonblocking = true});
   if (!event) {
     return std::unexpected(event.error());
@@ -76,11 +80,14 @@ auto block_device::device_features() const noexcept -> std::uint64_t {
   } else {
     f |= bit(feature::discard) | bit(feature::write_zeroes);
   }
+  if (queue_sizes_.size() > 1) {
+    f |= bit(feature::mq);
+  }
   return f;
 }
 
 auto block_device::queue_max_sizes() const noexcept -> std::span<const std::uint16_t> {
-  return queue_sizes;
+  return queue_sizes_;
 }
 
 void block_device::read_config(std::uint64_t offset, std::span<std::byte> data) const {
@@ -96,7 +103,10 @@ void block_device::write_config(std::uint64_t /*offset*/, std::span<const std::b
 }
 
 auto block_device::activate(device::activation a) -> vmm::result<void> {
-  if (a.queues.size() != 1 || a.queue_events.size() != 1 || !a.queue_events[0].valid() || a.memory == nullptr ||
+  // Without MQ the driver uses queue 0 alone (virtio 1.x §5.2.2); queues it made ready besides are left alone.
+  const std::size_t used = queue::has_feature(a.features, feature::mq) ? a.queues.size() : 1;
+  if (a.queues.empty() || a.queues.size() > queue_sizes_.size() || a.queue_events.size() < used ||
+      !std::ranges::all_of(a.queue_events | std::views::take(used), &sys::borrowed_fd::valid) || a.memory == nullptr ||
       a.interrupt == nullptr) {
     return vmm::failure(errc::bad_activation);
   }
@@ -108,6 +118,7 @@ auto block_device::activate(device::activation a) -> vmm::result<void> {
     engine_.set_policy(p);
     engine_.abandon();  // a second activation without a reset: the old queue's requests are not the new one's
     activation_.emplace(std::move(a));
+    queues_used_ = used;
   }
   // A full counter (EAGAIN) still wakes the handler, which is all this is for.
   static_cast<void>(state_event_.write(1));
@@ -119,15 +130,21 @@ void block_device::reset() {
     const std::scoped_lock lock{mutex_};
     engine_.abandon();
     activation_.reset();
+    queues_used_ = 0;
     engine_.set_policy(offered_policy(backend_->size() / sector_size, read_only_, limits_));
   }
   // A full counter (EAGAIN) still wakes the handler, which is all this is for.
   static_cast<void>(state_event_.write(1));
 }
 
-auto block_device::queue_event() const -> sys::borrowed_fd {
+auto block_device::queue_event(std::size_t index) const -> sys::borrowed_fd {
   const std::scoped_lock lock{mutex_};
-  return activation_ ? activation_->queue_events[0] : sys::borrowed_fd{};
+  return activation_ && index < queues_used_ ? activation_->queue_events[index] : sys::borrowed_fd{};
+}
+
+auto block_device::active_queues() const -> std::size_t {
+  const std::scoped_lock lock{mutex_};
+  return queues_used_;
 }
 
 auto block_device::active() const -> bool {
@@ -151,32 +168,50 @@ auto block_device::complete(const memory::guest_memory& memory) -> vmm::result<v
   if (finished_.empty() || !activation_) {
     return {};
   }
-  auto& q = activation_->queues[0];
+  std::uint64_t touched = 0;  // a bit per queue that got used entries (max_queues ≤ 64)
   for (const finished_chain& f : finished_) {
-    if (!q.add_used(memory, f.token, f.used_length)) {
+    if (f.queue >= queues_used_) {
+      continue;  // cannot happen: the engine hands back the queue it was given
+    }
+    touched |= std::uint64_t{1} << f.queue;
+    if (!activation_->queues[f.queue].add_used(memory, f.token, f.used_length)) {
       ++metrics_.queue_errors;
     }
   }
-  auto notify = q.needs_notification(memory);
-  if (!notify) {
-    ++metrics_.queue_errors;
-    return std::unexpected(notify.error());
+  bool signal = false;
+  std::error_code first_error;
+  for (std::size_t i = 0; i < queues_used_; ++i) {
+    if ((touched & (std::uint64_t{1} << i)) == 0) {
+      continue;
+    }
+    auto notify = activation_->queues[i].needs_notification(memory);
+    if (!notify) {
+      ++metrics_.queue_errors;
+      first_error = first_error ? first_error : notify.error();
+      continue;  // that queue is broken; the others still get their interrupt
+    }
+    signal = signal || *notify;
   }
-  if (*notify) {
+  if (signal) {
     if (auto r = activation_->interrupt->signal(device::interrupt_cause::used_buffer); !r) {
       ++metrics_.interrupt_errors;
       return r;
     }
     ++metrics_.interrupts;
   }
+  if (first_error) {
+    return std::unexpected(first_error);
+  }
   return {};
 }
 
-auto block_device::drain_queue(const std::shared_ptr<const memory::guest_memory>& memory) -> vmm::result<void> {
-  if (!activation_) {
+auto block_device::drain_queue(const std::shared_ptr<const memory::guest_memory>& memory, std::size_t index)
+    -> vmm::result<void> {
+  if (!activation_ || index >= queues_used_) {
     return vmm::failure(errc::not_activated);
   }
-  auto& q = activation_->queues[0];
+  auto& q = activation_->queues[index];
+  const auto tag = static_cast<std::uint16_t>(index);
   for (;;) {
     while (engine_.can_accept()) {
       auto popped = q.pop(*memory, chain_);
@@ -193,7 +228,7 @@ auto block_device::drain_queue(const std::shared_ptr<const memory::guest_memory>
       if (!*popped) {
         break;
       }
-      engine_.submit(memory, chain_);
+      engine_.submit(memory, chain_, tag);
     }
     if (auto r = engine_.flush(); !r) {
       ++metrics_.queue_errors;
@@ -217,13 +252,13 @@ auto block_device::drain_queue(const std::shared_ptr<const memory::guest_memory>
   }
 }
 
-auto block_device::process_queue() -> vmm::result<void> {
+auto block_device::process_queue(std::size_t index) -> vmm::result<void> {
   const std::scoped_lock lock{mutex_};
-  if (!activation_) {
+  if (!activation_ || index >= queues_used_) {
     return vmm::failure(errc::not_activated);
   }
   ++metrics_.queue_events;
-  return drain_queue(activation_->memory->memory());
+  return drain_queue(activation_->memory->memory(), index);
 }
 
 auto block_device::process_completions() -> vmm::result<void> {
@@ -235,10 +270,16 @@ auto block_device::process_completions() -> vmm::result<void> {
     return {};
   }
   auto memory = activation_->memory->memory();
-  if (auto r = complete(*memory); !r) {
-    return r;
+  auto result = complete(*memory);
+  // Every queue may have chains that waited for room; a broken one does not keep the others from theirs. The
+  // first queue looked at turns round, so that one busy queue cannot take every freed slot each time.
+  const std::size_t start = next_queue_++ % queues_used_;
+  for (std::size_t k = 0; k < queues_used_; ++k) {
+    if (auto r = drain_queue(memory, (start + k) % queues_used_); !r && result) {
+      result = r;
+    }
   }
-  return drain_queue(memory);
+  return result;
 }
 
 }  // namespace vmm::virtio::block

@@ -7,10 +7,15 @@ import vmm.virtio.queue;
 namespace vmm::virtio::block {
 
 request_engine::request_engine(block_backend& backend, const request_policy& policy,
-                               const std::array<std::byte, id_bytes>& serial, block_metrics& metrics)
-    : backend_{&backend}, policy_{policy}, serial_{serial}, metrics_{&metrics}, slots_(max_in_flight) {
-  free_.reserve(max_in_flight);
-  for (auto i = static_cast<std::uint32_t>(max_in_flight); i > 0; --i) {
+                               const std::array<std::byte, id_bytes>& serial, block_metrics& metrics,
+                               std::size_t queues)
+    : backend_{&backend},
+      policy_{policy},
+      serial_{serial},
+      metrics_{&metrics},
+      slots_(max_in_flight * std::max<std::size_t>(queues, 1)) {
+  free_.reserve(slots_.size());
+  for (auto i = static_cast<std::uint32_t>(slots_.size()); i > 0; --i) {
     free_.push_back(i - 1);
   }
 }
@@ -24,13 +29,15 @@ auto request_engine::can_accept() const noexcept -> bool {
   return !free_.empty() && backend_->free_slots() >= ops_needed_max();
 }
 
-void request_engine::submit(std::shared_ptr<const memory::guest_memory> memory, const queue::descriptor_chain& chain) {
+void request_engine::submit(std::shared_ptr<const memory::guest_memory> memory, const queue::descriptor_chain& chain,
+                            std::uint16_t queue) {
   vmm::contract_check(can_accept(), "request_engine::submit without a free slot");
   vmm::contract_check(memory != nullptr, "request_engine::submit without guest memory");
   const std::uint32_t index = free_.back();
   free_.pop_back();
   pending& p = slots_[index];
   p.token = chain.token();
+  p.queue = queue;
   p.ops_left = 0;
   p.data_bytes = 0;
   p.writable_bytes = chain.writable_bytes();
@@ -47,7 +54,8 @@ void request_engine::submit(std::shared_ptr<const memory::guest_memory> memory, 
       p.error = parsed.error();
       p.status_address = {};
       ++metrics_->dropped;
-      ready_.push_back({.token = p.token, .used_length = 0, .status = status::ioerr, .dropped = true});
+      ready_.push_back(
+          {.token = p.token, .used_length = 0, .status = status::ioerr, .queue = p.queue, .dropped = true});
       p.memory.reset();
       free_.push_back(index);
       return;
@@ -169,7 +177,7 @@ void request_engine::count_finished(const pending& p, std::uint8_t status) noexc
 void request_engine::finish(pending& p, std::uint32_t index) {
   if (!p.abandoned) {
     const std::uint8_t status = p.error ? status_for(p.error) : status::ok;
-    finished_chain done{.token = p.token, .status = status};
+    finished_chain done{.token = p.token, .status = status, .queue = p.queue};
     if (p.memory->write_obj<std::uint8_t>(p.status_address, status)) {
       count_finished(p, status);
       done.used_length = used_length_of(p.op, status, p.writable_bytes);

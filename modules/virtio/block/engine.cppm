@@ -23,6 +23,8 @@ struct finished_chain {
   std::uint32_t used_length = 0;
   /// The status written (meaningless when dropped).
   std::uint8_t status = status::ok;
+  /// The queue the chain came from (submit's `queue`).
+  std::uint16_t queue = 0;
   /// No status could be written (no status byte, or it is not writable memory).
   bool dropped = false;
 };
@@ -30,12 +32,13 @@ struct finished_chain {
 /// Runs requests against one backend. Not thread safe (the device serialises it).
 class request_engine {
  public:
-  /// The most requests in flight at once (a queue never has more chains than its size).
+  /// The most requests in flight at once per queue (a queue never has more chains than its size).
   static constexpr std::size_t max_in_flight = max_queue_size;
 
-  /// An engine on `backend` (which must outlive it) that counts into `metrics` (likewise).
+  /// An engine on `backend` (which must outlive it) that counts into `metrics` (likewise), for chains from `queues`
+  /// queues (max_in_flight request slots each).
   request_engine(block_backend& backend, const request_policy& policy, const std::array<std::byte, id_bytes>& serial,
-                 block_metrics& metrics);
+                 block_metrics& metrics, std::size_t queues = 1);
 
   /// Replaces the policy (at activation: the negotiated features). Requests in flight keep the old one.
   inline void set_policy(const request_policy& policy) noexcept { policy_ = policy; }
@@ -48,8 +51,9 @@ class request_engine {
   /// Takes `chain` (its buffers in `*memory`, which the engine keeps alive until the request finishes). A malformed
   /// request is answered here (status written, or dropped) and is ready for collect(); a GET_ID finishes here; the
   /// others start on the backend. Nothing is returned: every outcome arrives through collect(). Contract:
-  /// can_accept().
-  void submit(std::shared_ptr<const memory::guest_memory> memory, const queue::descriptor_chain& chain);
+  /// can_accept(). `queue` comes back in the chain's finished_chain.
+  void submit(std::shared_ptr<const memory::guest_memory> memory, const queue::descriptor_chain& chain,
+              std::uint16_t queue = 0);
 
   /// Hands the started operations to the backend's kernel interface (one io_uring_enter). Errors: the backend's.
   [[nodiscard]] auto flush() -> vmm::result<void>;
@@ -62,11 +66,12 @@ class request_engine {
   void abandon() noexcept;
 
   /// Requests taken and not yet collected.
-  [[nodiscard]] auto in_flight() const noexcept -> std::size_t { return max_in_flight - free_.size(); }
+  [[nodiscard]] auto in_flight() const noexcept -> std::size_t { return slots_.size() - free_.size(); }
 
  private:
   struct pending {
     queue::chain_token token;
+    std::uint16_t queue = 0;
     operation op = operation::read;
     std::uint32_t ops_left = 0;
     std::uint64_t data_bytes = 0;

@@ -15,32 +15,13 @@ namespace {
 constexpr std::size_t zero_chunk = std::size_t{64} * 1024;
 alignas(4096) constinit const std::array<std::byte, zero_chunk> zeroes{};
 
-// Drops the first `n` bytes of `buffers` (which starts at index `first`) after a short transfer.
-void advance(std::vector<sys::io_buffer>& buffers, std::size_t& first, std::size_t n) {
-  while (n > 0 && first < buffers.size()) {
-    auto& b = buffers[first];
-    const std::size_t take = std::min(n, b.length);
-    b.base = static_cast<std::byte*>(b.base) + take;
-    b.length -= take;
-    n -= take;
-    if (b.length == 0) {
-      ++first;
-    }
-  }
-}
-
 // preadv/pwritev of all of `buffers` at `offset`, retrying EINTR and short transfers. End of file before the last
 // byte is errc::io_failed (the file shrank under the device).
 auto transfer_all(sys::borrowed_fd fd, bool write, std::span<const sys::io_buffer> buffers, std::uint64_t offset)
     -> std::error_code {
-  std::vector<sys::io_buffer> rest{buffers.begin(), buffers.end()};
-  std::size_t first = 0;
-  while (first < rest.size()) {
-    if (rest[first].length == 0) {
-      ++first;
-      continue;
-    }
-    const auto pending = std::span{rest}.subspan(first);
+  std::vector<sys::io_buffer> copy{buffers.begin(), buffers.end()};
+  std::span<sys::io_buffer> pending = advance_buffers(copy, 0);
+  while (!pending.empty()) {
     auto done = write ? sys::pwritev(fd, pending, offset) : sys::preadv(fd, pending, offset);
     if (!done) {
       if (done.error() == std::errc::interrupted) {
@@ -52,7 +33,7 @@ auto transfer_all(sys::borrowed_fd fd, bool write, std::span<const sys::io_buffe
       return make_error_code(errc::io_failed);
     }
     offset += *done;
-    advance(rest, first, *done);
+    pending = advance_buffers(pending, *done);
   }
   return {};
 }
@@ -79,6 +60,21 @@ auto allocate(sys::borrowed_fd fd, int mode, std::uint64_t offset, std::uint64_t
 }
 
 }  // namespace
+
+auto advance_buffers(std::span<sys::io_buffer> buffers, std::uint64_t n) noexcept -> std::span<sys::io_buffer> {
+  std::size_t first = 0;
+  for (; first < buffers.size(); ++first) {
+    auto& b = buffers[first];
+    const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n, b.length));
+    b.base = static_cast<std::byte*>(b.base) + take;
+    b.length -= take;
+    n -= take;
+    if (b.length > 0) {
+      break;
+    }
+  }
+  return buffers.subspan(first);
+}
 
 namespace detail {
 

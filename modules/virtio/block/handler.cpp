@@ -35,33 +35,38 @@ void block_handler::init(event_manager::event_ops& ops) {
 }
 
 void block_handler::follow_state(event_manager::event_ops& ops) {
-  // Always re-registered: after a reset and a new activation the queue eventfd may have the old one's number but
-  // be another file, which epoll does not watch.
-  const sys::borrowed_fd now = device_->queue_event();
-  if (watched_queue_.valid()) {
-    note(ops.remove(watched_queue_));
+  // Always re-registered: after a reset and a new activation a queue eventfd may have the old one's number but be
+  // another file, which epoll does not watch.
+  for (const sys::borrowed_fd fd : watched_queues_) {
+    note(ops.remove(fd));
   }
-  watched_queue_ = {};
-  if (now.valid()) {
-    auto added = ops.add({now, sys::event_set::readable, static_cast<std::uint32_t>(source::queue)});
+  watched_queues_.clear();
+  const std::size_t count = device_->active_queues();
+  for (std::size_t i = 0; i < count; ++i) {
+    const sys::borrowed_fd now = device_->queue_event(i);
+    if (!now.valid()) {
+      continue;  // reset meanwhile
+    }
+    const auto data = static_cast<std::uint32_t>(source::queue) | static_cast<std::uint32_t>(i << 8U);
+    auto added = ops.add({now, sys::event_set::readable, data});
     note(added);
     if (added) {
-      watched_queue_ = now;
+      watched_queues_.push_back(now);
       // The driver may have notified before the registration: look at the queue once.
-      note(device_->process_queue());
+      note(device_->process_queue(i));
     }
   }
 }
 
 void block_handler::process(const event_manager::events& ready, event_manager::event_ops& ops) {
-  switch (static_cast<source>(ready.data())) {
+  switch (static_cast<source>(ready.data() & 0xffU)) {
     case source::state:
       drain(ready.fd());
       follow_state(ops);
       break;
     case source::queue:
       drain(ready.fd());
-      note(device_->process_queue());
+      note(device_->process_queue(ready.data() >> 8U));
       break;
     case source::completion:
       note(device_->process_completions());

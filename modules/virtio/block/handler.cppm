@@ -9,16 +9,17 @@ import :device;
 
 export namespace vmm::virtio::block {
 
-/// Subscribes a block_device to an event manager (event_manager::subscriber). Errors the device reports while
+/// Subscribes a block_device to an event manager (event_manager::subscriber): the state event, the backend's
+/// completion event, and the notification eventfd of every queue in use. Errors the device reports while
 /// processing are counted in its metrics; the handler keeps going (a broken queue waits for the driver's reset).
 class block_handler {
  public:
-  /// Which registration an event belongs to (the events' data).
+  /// Which registration an event belongs to: the low byte of the events' data (a queue's index is above it).
   enum class source : std::uint8_t { state = 1, queue = 2, completion = 3 };
 
   explicit block_handler(std::shared_ptr<block_device> device) noexcept : device_{std::move(device)} {}
 
-  /// Watches the state event and the backend's completion event (and the queue event when already active).
+  /// Watches the state event and the backend's completion event (and the queue events when already active).
   /// Throws std::system_error when the manager refuses a registration (event_manager reports it from
   /// add_subscriber).
   void init(event_manager::event_ops& ops);
@@ -33,7 +34,7 @@ class block_handler {
   void note(const vmm::result<void>& r) noexcept;
 
   std::shared_ptr<block_device> device_;
-  sys::borrowed_fd watched_queue_;
+  std::vector<sys::borrowed_fd> watched_queues_;
   std::error_code last_error_;
 };
 

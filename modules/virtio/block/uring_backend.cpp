@@ -23,6 +23,22 @@ auto expected_result(io_kind kind, std::uint64_t length) -> std::uint64_t {
   return kind == io_kind::read || kind == io_kind::write ? length : 0;
 }
 
+// Prepares `sqe` as a READV or WRITEV of `buffers` at `offset` of `fd`, tagged with slot `index`.
+void prepare_transfer(::io_uring_sqe* sqe, int fd, io_kind kind, std::span<const sys::io_buffer> buffers,
+                      std::uint64_t offset, std::uint32_t index) {
+  // io_buffer has struct iovec's layout (checked in vmm.sys), and the array and the memory it describes stay valid
+  // until the completion is reaped (the caller's for the first round, the slot's own copy after a short transfer).
+  const auto* iov = reinterpret_cast<const ::iovec*>(buffers.data());  // NOLINT(*-reinterpret-cast)
+  const auto nr = static_cast<unsigned>(buffers.size());
+  // SAFETY: prepares the entry in place; the iovecs and the memory they describe stay valid until reaped.
+  if (kind == io_kind::read) {
+    ::io_uring_prep_readv(sqe, fd, iov, nr, offset);
+  } else {
+    ::io_uring_prep_writev(sqe, fd, iov, nr, offset);
+  }
+  ::io_uring_sqe_set_data64(sqe, index);
+}
+
 }  // namespace
 
 uring_backend::uring_backend(sys::unique_fd fd, std::uint64_t size, bool read_only, unsigned depth, sys::event_fd event,
@@ -111,11 +127,12 @@ auto uring_backend::submit(const io_operation& op) -> vmm::result<void> {
   const std::uint32_t index = free_.back();
   free_.pop_back();
   slot& s = slots_[index];
-  s = {.kind = op.kind, .offset = op.offset, .length = op.length, .cookie = op.cookie};
-  // io_buffer has struct iovec's layout (checked in vmm.sys), and the caller keeps the buffers alive until the
-  // completion is reaped, so the kernel may read the array at any time before then.
-  const auto* iov = reinterpret_cast<const ::iovec*>(op.buffers.data());  // NOLINT(*-reinterpret-cast)
-  const auto nr = static_cast<unsigned>(op.buffers.size());
+  s.kind = op.kind;
+  s.offset = op.offset;
+  s.length = op.length;
+  s.cookie = op.cookie;
+  s.buffers = {};
+  s.rest.clear();
   const int fd = fd_.get();
   switch (op.kind) {
     case io_kind::read:
@@ -124,12 +141,8 @@ auto uring_backend::submit(const io_operation& op) -> vmm::result<void> {
       for (const auto& b : op.buffers) {
         s.length += b.length;
       }
-      // SAFETY: prepares the entry in place; the iovecs and the memory they describe stay valid until reaped.
-      if (op.kind == io_kind::read) {
-        ::io_uring_prep_readv(sqe, fd, iov, nr, op.offset);
-      } else {
-        ::io_uring_prep_writev(sqe, fd, iov, nr, op.offset);
-      }
+      s.buffers = op.buffers;
+      prepare_transfer(sqe, fd, op.kind, op.buffers, op.offset, index);
       break;
     case io_kind::flush:
       // SAFETY: prepares an fdatasync of this backend's descriptor; no memory is involved.
@@ -145,7 +158,7 @@ auto uring_backend::submit(const io_operation& op) -> vmm::result<void> {
       break;
     }
   }
-  ::io_uring_sqe_set_data64(sqe, index);
+  ::io_uring_sqe_set_data64(sqe, index);  // set again for the transfers: harmless
   ++in_flight_;
   return {};
 }
@@ -163,9 +176,29 @@ auto uring_backend::flush_submissions() -> vmm::result<void> {
   }
 }
 
+auto uring_backend::resubmit(std::uint32_t index, std::uint64_t moved) -> bool {
+  slot& s = slots_[index];
+  if (s.rest.empty()) {
+    s.rest.assign(s.buffers.begin(), s.buffers.end());  // the caller's array is not ours to change
+  }
+  const auto left = advance_buffers(s.rest, moved);
+  s.rest.erase(s.rest.begin(), s.rest.begin() + (std::ssize(s.rest) - std::ssize(left)));
+  s.offset += moved;
+  s.length -= moved;
+  // SAFETY: as in submit(). Each slot has at most one entry queued or in the kernel, and the ring has an entry per
+  // slot, so one is free here; nullptr is handled all the same.
+  ::io_uring_sqe* sqe = ::io_uring_get_sqe(&ring_->ring);
+  if (sqe == nullptr) {
+    return false;
+  }
+  prepare_transfer(sqe, fd_.get(), s.kind, s.rest, s.offset, index);
+  return true;
+}
+
 void uring_backend::reap(std::vector<io_completion>& out) {
   // The eventfd only says "look": drain it (EAGAIN when nothing was signalled) and read the completion ring.
   static_cast<void>(event_.read());
+  bool resubmitted = false;
   ::io_uring_cqe* cqe = nullptr;
   // SAFETY: peeks at the next completion of this ring without waiting; `cqe` is valid until io_uring_cqe_seen.
   while (::io_uring_peek_cqe(&ring_->ring, &cqe) == 0 && cqe != nullptr) {
@@ -175,19 +208,31 @@ void uring_backend::reap(std::vector<io_completion>& out) {
     if (index >= slots_.size()) {
       continue;  // not ours (cannot happen: every entry carries a slot index)
     }
-    const slot s = slots_[index];
-    free_.push_back(index);
-    --in_flight_;
+    slot& s = slots_[index];
     std::error_code error;
     if (res == -EOPNOTSUPP && s.kind == io_kind::write_zeroes) {
       // The file system has no ZERO_RANGE (tmpfs): write the zeroes here, synchronously.
       error = detail::write_zero_bytes(fd_, s.offset, s.length);
     } else if (res < 0) {
       error = {-res, std::system_category()};
-    } else if (static_cast<std::uint64_t>(res) != expected_result(s.kind, s.length)) {
-      error = make_error_code(errc::io_failed);  // a short transfer: the file shrank under the device
+    } else if (const auto moved = static_cast<std::uint64_t>(res); moved < expected_result(s.kind, s.length)) {
+      // A short transfer. Nothing moved: the file ends before the range (it shrank under the device). Else the
+      // rest goes again, from where this one stopped; each round moves at least a byte, so the rounds end.
+      if (moved > 0 && resubmit(index, moved)) {
+        resubmitted = true;
+        continue;
+      }
+      error = make_error_code(errc::io_failed);
     }
     out.push_back({.cookie = s.cookie, .error = error});
+    s.buffers = {};
+    s.rest.clear();
+    free_.push_back(index);
+    --in_flight_;
+  }
+  if (resubmitted) {
+    // A failed submission leaves the entries queued: the next flush_submissions (or the destructor) hands them in.
+    static_cast<void>(flush_submissions());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cerrno>
+#include <poll.h>
 
 import std;
 import vmm.sys;
@@ -39,6 +40,23 @@ auto make_device(bool read_only, std::uint64_t sectors = block_rig::default_sect
       blk::block_device::create(std::move(backend), {.read_only = read_only, .serial = "serial-1", .limits = {}});
   BOOST_REQUIRE(device);
   return {std::move(file), *device};
+}
+
+// Polls `fd` for up to 100 ms.
+void wait_readable(vmm::sys::borrowed_fd fd) {
+  ::pollfd p{.fd = fd.get(), .events = POLLIN, .revents = 0};
+  static_cast<void>(::poll(&p, 1, 100));
+}
+
+// Reaps `backend` until a completion arrives (at most 5 s).
+auto reap_one(blk::block_backend& backend) -> std::vector<blk::io_completion> {
+  std::vector<blk::io_completion> out;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (out.empty() && std::chrono::steady_clock::now() < give_up) {
+    wait_readable(backend.completion_event());
+    backend.reap(out);
+  }
+  return out;
 }
 
 constexpr auto has(std::uint64_t features, unsigned bit) -> bool {
@@ -237,6 +255,83 @@ BOOST_AUTO_TEST_CASE(many_requests_in_flight_all_finish_with_their_tokens) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(block_short_transfers)
+
+BOOST_AUTO_TEST_CASE(advance_buffers_shortens_a_partly_moved_buffer_and_skips_whole_ones) {
+  std::array<std::byte, 600> bytes{};
+  auto fresh = [&] {
+    return std::array{vmm::sys::io_buffer{.base = bytes.data(), .length = 100},
+                      vmm::sys::io_buffer{.base = &bytes[100], .length = 0},
+                      vmm::sys::io_buffer{.base = &bytes[100], .length = 200},
+                      vmm::sys::io_buffer{.base = &bytes[300], .length = 300}};
+  };
+  auto b = fresh();
+  auto left = blk::advance_buffers(b, 40);  // inside the first buffer
+  BOOST_REQUIRE(left.size() == 4U);
+  BOOST_TEST(left[0].base == static_cast<void*>(&bytes[40]));
+  BOOST_TEST(left[0].length == 60U);
+  BOOST_TEST(left[2].length == 200U);
+
+  b = fresh();
+  left = blk::advance_buffers(b, 100);  // exactly the first buffer: the empty one after it is skipped too
+  BOOST_REQUIRE(left.size() == 2U);
+  BOOST_TEST(left[0].base == static_cast<void*>(&bytes[100]));
+  BOOST_TEST(left[0].length == 200U);
+
+  b = fresh();
+  left = blk::advance_buffers(b, 350);  // across a boundary into the last buffer
+  BOOST_REQUIRE(left.size() == 1U);
+  BOOST_TEST(left[0].base == static_cast<void*>(&bytes[350]));
+  BOOST_TEST(left[0].length == 250U);
+
+  b = fresh();
+  BOOST_TEST(blk::advance_buffers(b, 600).empty());  // everything
+  b = fresh();
+  BOOST_TEST(blk::advance_buffers(b, 10'000).empty());  // more than there is: clamped
+  b = fresh();
+  BOOST_TEST(blk::advance_buffers(b, 0).size() == 4U);                        // nothing moved
+  BOOST_TEST(blk::advance_buffers(std::span{b}.subspan(1), 0).size() == 2U);  // a leading empty buffer is skipped
+}
+
+BOOST_AUTO_TEST_CASE(uring_short_read_is_resubmitted_for_the_rest_and_completes) {
+  // A pipe gives a short read on demand: 3 bytes are there when the 12-byte read starts, the other 9 come once the
+  // first completion has been reaped (and the rest resubmitted).
+  auto pipe = vmm::sys::make_pipe();
+  BOOST_REQUIRE(pipe);
+  auto made = blk::uring_backend::create(std::move(pipe->first), true, 4);
+  if (!made) {
+    std::println(std::cerr, "skipping: io_uring_setup refused ({})", made.error().message());
+    return;
+  }
+  auto& backend = **made;
+  std::array<std::byte, 12> data{};
+  const std::array buffers{vmm::sys::io_buffer{.base = data.data(), .length = 5},
+                           vmm::sys::io_buffer{.base = &data[5], .length = 7}};
+  const auto bytes = [](std::string_view s) {
+    return std::as_bytes(std::span{s});
+  };
+  BOOST_REQUIRE(vmm::sys::write(pipe->second, bytes("abc")).value_or(0) == 3U);
+  BOOST_REQUIRE(
+      backend.submit({.kind = blk::io_kind::read, .offset = 0, .length = 0, .buffers = buffers, .cookie = 7}));
+  BOOST_REQUIRE(backend.flush_submissions());
+  std::vector<blk::io_completion> out;
+  ::pollfd p{.fd = backend.completion_event().get(), .events = POLLIN, .revents = 0};
+  BOOST_REQUIRE(::poll(&p, 1, 5000) == 1);  // the first, short completion (3 bytes)
+  backend.reap(out);
+  BOOST_TEST(out.empty());  // not finished: the 9 bytes left went again
+  BOOST_TEST(backend.in_flight() == 1U);
+  BOOST_REQUIRE(vmm::sys::write(pipe->second, bytes("defghijkl")).value_or(0) == 9U);
+  out = reap_one(backend);
+  BOOST_REQUIRE(out.size() == 1U);
+  BOOST_TEST(out[0].cookie == 7U);
+  BOOST_TEST(!out[0].error);
+  BOOST_TEST(backend.in_flight() == 0U);
+  BOOST_TEST((std::vector(data.begin(), data.end()) ==
+              std::vector(bytes("abcdefghijkl").begin(), bytes("abcdefghijkl").end())));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(block_read_only)
 
 BOOST_AUTO_TEST_CASE(read_only_device_reads_and_refuses_every_modification) {
@@ -332,6 +427,32 @@ BOOST_AUTO_TEST_CASE(config_reads_past_the_end_are_zero_and_writes_are_ignored_a
   device->read_config(0, bytes);
   BOOST_TEST(std::to_integer<int>(bytes[0]) == 100);
   BOOST_TEST(device->metrics().config_writes_ignored == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(multi_queue_device_offers_mq_its_queues_and_num_queues_in_config) {
+  auto file = *vmm::sys::temp_file::create("vmm-blk-");
+  BOOST_REQUIRE(vmm::sys::truncate(file.fd(), 8 * sector));
+  auto make = [&](std::uint16_t queues) {
+    return blk::block_device::create(*blk::file_backend::create(*blk::open_image(file.path(), false), false),
+                                     {.read_only = false, .serial = {}, .limits = {}, .num_queues = queues});
+  };
+  const auto four = make(4);
+  BOOST_REQUIRE(four);
+  BOOST_TEST(has((*four)->device_features(), blk::feature::mq));
+  BOOST_TEST(((*four)->queue_max_sizes().size() == 4U &&
+              std::ranges::all_of((*four)->queue_max_sizes(), [](std::uint16_t s) { return s == 256; })));
+  std::array<std::byte, 2> field{};
+  (*four)->read_config(34, field);  // virtio 1.x §5.2.4: le16 num_queues at byte 34
+  BOOST_TEST((field == std::array{std::byte{4}, std::byte{0}}));
+  const auto one = make(1);
+  BOOST_REQUIRE(one);
+  BOOST_TEST(!has((*one)->device_features(), blk::feature::mq));
+  BOOST_TEST((*one)->queue_max_sizes().size() == 1U);
+  (*one)->read_config(34, field);
+  BOOST_TEST((field == std::array{std::byte{1}, std::byte{0}}));
+  for (const std::uint16_t bad : {std::uint16_t{0}, std::uint16_t{blk::block_device::max_queues + 1}}) {
+    BOOST_TEST(vmm::testing::error_of(make(bad)) == vmm::testing::os_error(EINVAL));
+  }
 }
 
 BOOST_AUTO_TEST_CASE(capacity_rounds_a_partial_last_sector_down) {

@@ -322,4 +322,27 @@ BOOST_AUTO_TEST_CASE(read_of_a_file_that_shrank_is_ioerr) {
   });
 }
 
+BOOST_AUTO_TEST_CASE(read_straddling_the_end_of_a_file_that_shrank_is_ioerr_with_the_bytes_before_the_end) {
+  // The file now ends 256 bytes into sector 4; a read of sectors 3-4 into two 512-byte buffers gets 768 bytes (the
+  // second buffer half filled), then end of file for the rest: IOERR, no endless resubmission.
+  each_backend([](rig& r, backend_kind) {
+    constexpr std::uint64_t end = (4 * sector) + 256;
+    BOOST_REQUIRE(vmm::sys::truncate(r.file().fd(), end));
+    const guest_address second = at(data_at, 0x1000);
+    r.fill(data_at, 512, std::byte{0});
+    r.fill(second, 512, std::byte{0});
+    r.header(blk::request_type::in, 3);
+    const auto done = r.run(
+        chain_of({readable(header_at, 16), writable(data_at, 512), writable(second, 512), writable(status_at, 1)}, 5));
+    BOOST_TEST(done.status == blk::status::ioerr);
+    BOOST_TEST(r.status() == blk::status::ioerr);
+    BOOST_TEST(done.used_length == 0U);
+    BOOST_TEST(r.metrics().errors_of(blk::errc::io_failed) == 1U);
+    BOOST_TEST((r.guest_bytes(data_at, 512) == rig::pattern_bytes(3 * sector, 512)));
+    BOOST_TEST((r.guest_bytes(second, 256) == rig::pattern_bytes(4 * sector, 256)));
+    BOOST_TEST((r.guest_bytes(at(second, 256), 256) == std::vector<std::byte>(256)));  // past the end: untouched
+    BOOST_TEST(r.read_sector(1) == blk::status::ok);
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -34,6 +34,10 @@ constexpr std::uint16_t queue_size = 64;
 constexpr guest_address ring_at{0x300000};
 constexpr guest_address avail_at{0x301000};
 constexpr guest_address used_at{0x302000};
+// Queue 1's rings, for the multi-queue cases.
+constexpr guest_address ring1_at{0x304000};
+constexpr guest_address avail1_at{0x305000};
+constexpr guest_address used1_at{0x306000};
 
 class counting_interrupt final : public vdev::virtio_interrupt {
  public:
@@ -57,7 +61,7 @@ constexpr auto bit(unsigned b) -> std::uint64_t {
 // A device on a patterned disk, the guest's memory, a queue notification eventfd, an interrupt, and an event manager
 // with the device's handler.
 struct device_rig {
-  static auto create(backend_kind kind) -> std::unique_ptr<device_rig> {
+  static auto create(backend_kind kind, std::uint16_t num_queues = 1) -> std::unique_ptr<device_rig> {
     auto r = std::make_unique<device_rig>();
     auto file = *vmm::sys::temp_file::create("vmm-blk-");
     const auto bytes = block_rig::rig::pattern_bytes(0, block_rig::default_sectors * sector);
@@ -81,8 +85,8 @@ struct device_rig {
     r->file.emplace(std::move(file));
     const std::array layout{vmm::memory::guest_range{.start = guest_address{0}, .size = block_rig::memory_size}};
     r->memory = std::make_shared<vmm::memory::atomic_guest_memory>(*vmm::memory::guest_memory::anonymous(layout));
-    r->device =
-        *blk::block_device::create(std::move(backend), {.read_only = false, .serial = "queue-rig", .limits = {}});
+    r->device = *blk::block_device::create(
+        std::move(backend), {.read_only = false, .serial = "queue-rig", .limits = {}, .num_queues = num_queues});
     r->manager.emplace(*vmm::event_manager::event_manager<blk::block_handler>::create());
     BOOST_REQUIRE(r->manager->add_subscriber(blk::block_handler{r->device}));
     return r;
@@ -104,6 +108,34 @@ struct device_rig {
         .features = features, .memory = memory, .queues = {}, .queue_events = {notify.fd()}, .interrupt = interrupt};
     a.queues.push_back(*vq::virtqueue::create(config, features, *m));
     return device->activate(std::move(a));
+  }
+
+  // Activates split queues 0 and 1 (split_driver and second), with notify and notify1 as their events.
+  auto activate_two(std::uint64_t features) -> vmm::result<void> {
+    const auto m = guest();
+    split_driver.emplace(*m, queue_size, ring_at, avail_at, used_at);
+    second.emplace(*m, queue_size, ring1_at, avail1_at, used1_at);
+    vdev::activation a{.features = features,
+                       .memory = memory,
+                       .queues = {},
+                       .queue_events = {notify.fd(), notify1.fd()},
+                       .interrupt = interrupt};
+    a.queues.push_back(*vq::virtqueue::create(split_driver->config(), features, *m));
+    a.queues.push_back(*vq::virtqueue::create(second->config(), features, *m));
+    return device->activate(std::move(a));
+  }
+
+  // Writes a read request of `sectors` sectors at `first` into request slot `slot` (its own header, data and
+  // status) and returns its buffers.
+  auto read_request(std::uint64_t first, std::uint32_t sectors, std::uint64_t slot) -> std::array<driver_buffer, 3> {
+    const auto m = guest();
+    const blk::request_header h{
+        .type = vmm::memory::le32{blk::request_type::in}, .reserved = {}, .sector = vmm::memory::le64{first}};
+    BOOST_REQUIRE(m->write_obj(at(header_at, slot * 16), h));
+    BOOST_REQUIRE(m->write_obj<std::uint8_t>(at(status_at, slot), block_rig::status_unset));
+    return {driver_buffer{.address = at(header_at, slot * 16), .length = 16, .writable = false},
+            driver_buffer{.address = at(data_at, slot * 4096), .length = sectors * 512, .writable = true},
+            driver_buffer{.address = at(status_at, slot), .length = 1, .writable = true}};
   }
 
   // Puts a read of `sectors` sectors at `first` into request slot `slot` (its own header, data and status).
@@ -145,6 +177,9 @@ struct device_rig {
   std::optional<vmm::event_manager::event_manager<blk::block_handler>> manager;
   std::optional<vmm::testing::split_driver> split_driver;
   std::optional<vmm::testing::packed_driver> packed_driver;
+  // Queue 1 of a multi-queue activation, and its notification.
+  std::optional<vmm::testing::split_driver> second;
+  vmm::sys::event_fd notify1 = *vmm::sys::event_fd::create({.nonblocking = true});
   block_rig::manual_backend* manual = nullptr;
 };
 
@@ -258,6 +293,88 @@ BOOST_AUTO_TEST_CASE(activation_needs_one_queue_its_event_memory_and_interrupt) 
   BOOST_TEST(vmm::testing::error_of(r->device->process_queue()) == blk::errc::not_activated);
 }
 
+BOOST_AUTO_TEST_CASE(with_mq_negotiated_requests_on_both_queues_complete_on_their_own_rings) {
+  for (const backend_kind kind : {backend_kind::sync, backend_kind::uring}) {
+    auto r = device_rig::create(kind, 2);
+    if (r == nullptr) {
+      continue;
+    }
+    BOOST_REQUIRE(r->activate_two(split_features | bit(blk::feature::mq)));
+    BOOST_TEST(r->device->active_queues() == 2U);
+    const auto head0 = r->split_driver->offer(r->read_request(1, 1, 0));
+    const auto head1 = r->second->offer(r->read_request(5, 2, 1));
+    BOOST_REQUIRE(r->notify.write(1));
+    BOOST_REQUIRE(r->notify1.write(1));
+    std::vector<vmm::testing::used_buffer> used0;
+    std::vector<vmm::testing::used_buffer> used1;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    while ((used0.empty() || used1.empty()) && std::chrono::steady_clock::now() < give_up) {
+      static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{50}));
+      while (auto u = r->split_driver->take_used()) {
+        used0.push_back(*u);
+      }
+      while (auto u = r->second->take_used()) {
+        used1.push_back(*u);
+      }
+    }
+    BOOST_REQUIRE(used0.size() == 1U);
+    BOOST_REQUIRE(used1.size() == 1U);
+    BOOST_TEST(used0[0].id == head0);
+    BOOST_TEST(used0[0].length == 513U);
+    BOOST_TEST(used1[0].id == head1);
+    BOOST_TEST(used1[0].length == 1025U);  // queue 1's chain on queue 1's used ring
+    std::vector<std::byte> data(1024);
+    BOOST_REQUIRE(r->guest()->read_exact(at(data_at, 4096), data));
+    BOOST_TEST((data == block_rig::rig::pattern_bytes(5 * sector, 1024)));
+    BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(at(status_at, 0)) == blk::status::ok);
+    BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(at(status_at, 1)) == blk::status::ok);
+    BOOST_TEST(r->device->metrics().reads == 2U);
+    BOOST_TEST(r->interrupt->count >= 1);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(without_mq_only_queue_0_is_used_even_when_the_driver_made_more_ready) {
+  auto r = device_rig::create(backend_kind::sync, 2);
+  BOOST_REQUIRE(r->activate_two(split_features));
+  BOOST_TEST(r->device->active_queues() == 1U);
+  BOOST_TEST(!r->device->queue_event(1).valid());
+  r->second->offer(r->read_request(5, 1, 1));
+  BOOST_REQUIRE(r->notify1.write(1));
+  const auto head0 = r->offer_read(1, 1, 0);
+  BOOST_REQUIRE(r->notify.write(1));
+  const auto used = r->run_until_used(1);
+  BOOST_REQUIRE(used.size() == 1U);
+  BOOST_TEST(used[0].id == head0);
+  static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{20}));
+  BOOST_TEST(!r->second->take_used().has_value());  // queue 1 is never looked at
+  BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(at(status_at, 1)) == block_rig::status_unset);
+  BOOST_TEST(r->device->metrics().reads == 1U);
+  BOOST_TEST(vmm::testing::error_of(r->device->process_queue(1)) == blk::errc::not_activated);
+}
+
+BOOST_AUTO_TEST_CASE(mq_activation_with_more_queues_than_offered_or_a_missing_event_is_refused) {
+  auto r = device_rig::create(backend_kind::sync, 2);
+  const auto features = split_features | bit(blk::feature::mq);
+  const auto m = r->guest();
+  vmm::testing::split_driver d0{*m, queue_size, ring_at, avail_at, used_at};
+  auto activation = [&](std::size_t queues, std::size_t events) {
+    vdev::activation a{
+        .features = features, .memory = r->memory, .queues = {}, .queue_events = {}, .interrupt = r->interrupt};
+    for (std::size_t i = 0; i < queues; ++i) {
+      a.queues.push_back(*vq::virtqueue::create(d0.config(), features, *m));
+    }
+    for (std::size_t i = 0; i < events; ++i) {
+      a.queue_events.push_back(r->notify.fd());
+    }
+    return a;
+  };
+  BOOST_TEST(vmm::testing::error_of(r->device->activate(activation(3, 3))) == blk::errc::bad_activation);
+  BOOST_TEST(vmm::testing::error_of(r->device->activate(activation(2, 1))) == blk::errc::bad_activation);
+  BOOST_TEST(!r->device->active());
+  BOOST_REQUIRE(r->device->activate(activation(1, 1)));  // a driver may use fewer queues than offered
+  BOOST_TEST(r->device->active_queues() == 1U);
+}
+
 BOOST_AUTO_TEST_CASE(negotiated_features_decide_discard_support) {
   auto r = device_rig::create(backend_kind::sync);
   BOOST_REQUIRE(r->activate(split_features | bit(blk::feature::discard), false));
@@ -350,6 +467,27 @@ BOOST_AUTO_TEST_CASE(broken_queue_stops_processing_with_its_error) {
   // The handler notes the error and keeps running.
   BOOST_REQUIRE(r->notify.write(1));
   static_cast<void>(r->manager->run_with_timeout(std::chrono::milliseconds{20}));
+}
+
+BOOST_AUTO_TEST_CASE(with_mq_a_broken_queue_returns_its_error_and_the_other_queue_is_still_served) {
+  auto r = device_rig::create(backend_kind::sync, 2);
+  BOOST_REQUIRE(r->activate_two(split_features | bit(blk::feature::mq)));
+  r->second->set_avail_idx(queue_size + 5);  // queue 1: more entries than the queue holds
+  r->second->publish();
+  BOOST_TEST(vmm::testing::error_of(r->device->process_queue(1)) == vq::errc::queue_broken);
+  const auto head = r->offer_read(2, 1, 0);
+  BOOST_REQUIRE(r->notify.write(1));
+  BOOST_REQUIRE(r->notify1.write(1));
+  const auto used = r->run_until_used(1);
+  BOOST_REQUIRE(used.size() == 1U);
+  BOOST_TEST(used[0].id == head);
+  BOOST_TEST(*r->guest()->read_obj<std::uint8_t>(status_at) == blk::status::ok);
+  // process_completions drains every queue: queue 1's error comes back, queue 0 is served all the same.
+  const auto next = r->offer_read(3, 1, 2);
+  BOOST_TEST(vmm::testing::error_of(r->device->process_completions()) == vq::errc::queue_broken);
+  const auto again = r->split_driver->take_used();
+  BOOST_REQUIRE(again.has_value());
+  BOOST_TEST(again->id == next);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

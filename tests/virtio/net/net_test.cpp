@@ -258,6 +258,9 @@ struct rig {
   net::net_handler* handler = nullptr;
   std::optional<vmm::testing::split_driver> rx;
   std::optional<vmm::testing::split_driver> tx;
+  // With VIRTIO_F_RING_PACKED in the features: packed rings in the same places instead of rx and tx.
+  std::optional<vmm::testing::packed_driver> packed_rx;
+  std::optional<vmm::testing::packed_driver> packed_tx;
   std::string name;
 
   rig(net::tap tap, std::uint64_t features) : name{tap.name()} {
@@ -274,13 +277,24 @@ struct rig {
 
   // Lays out fresh rx and tx rings (new drivers) and returns the activation a transport would pass for them.
   auto activation_for(std::uint64_t features) -> vmm::virtio::device::activation {
-    rx.emplace(memory, 16, guest_address{0x0}, guest_address{0x1000}, guest_address{0x2000});
-    tx.emplace(memory, 16, guest_address{0x3000}, guest_address{0x4000}, guest_address{0x5000});
+    q::queue_config rx_config;
+    q::queue_config tx_config;
+    if (q::has_feature(features, q::feature::ring_packed)) {
+      packed_rx.emplace(memory, 16, guest_address{0x0}, guest_address{0x1000}, guest_address{0x2000});
+      packed_tx.emplace(memory, 16, guest_address{0x3000}, guest_address{0x4000}, guest_address{0x5000});
+      rx_config = packed_rx->config();
+      tx_config = packed_tx->config();
+    } else {
+      rx.emplace(memory, 16, guest_address{0x0}, guest_address{0x1000}, guest_address{0x2000});
+      tx.emplace(memory, 16, guest_address{0x3000}, guest_address{0x4000}, guest_address{0x5000});
+      rx_config = rx->config();
+      tx_config = tx->config();
+    }
     vmm::virtio::device::activation a;
     a.features = features;
     a.memory = std::make_shared<const mem::atomic_guest_memory>(memory);
-    a.queues.push_back(need(q::virtqueue::create(rx->config(), features, memory), "rx queue"));
-    a.queues.push_back(need(q::virtqueue::create(tx->config(), features, memory), "tx queue"));
+    a.queues.push_back(need(q::virtqueue::create(rx_config, features, memory), "rx queue"));
+    a.queues.push_back(need(q::virtqueue::create(tx_config, features, memory), "tx queue"));
     a.queue_events = {rx_kick.fd(), tx_kick.fd()};
     a.interrupt = interrupt;
     return a;
@@ -303,12 +317,20 @@ struct rig {
     const std::array buffers{driver_buffer{.address = guest_address{address},
                                            .length = static_cast<std::uint32_t>(net::header_size + frame.size()),
                                            .writable = false}};
-    tx->offer(buffers);
+    if (packed_tx) {
+      packed_tx->add_chain(buffers);
+    } else {
+      tx->offer(buffers);
+    }
   }
 
   void offer_rx(std::uint64_t address, std::uint32_t length) {
     const std::array buffers{driver_buffer{.address = guest_address{address}, .length = length, .writable = true}};
-    rx->offer(buffers);
+    if (packed_rx) {
+      packed_rx->add_chain(buffers);
+    } else {
+      rx->offer(buffers);
+    }
   }
 
   [[nodiscard]] auto read(std::uint64_t address, std::size_t length) const -> std::vector<std::byte> {
@@ -337,6 +359,36 @@ BOOST_AUTO_TEST_CASE(a_transmitted_frame_arrives_on_the_interface_and_its_chain_
     check(r.tx->take_used() == used_buffer{.id = 0, .length = 0}, "tx chain used with length 0");
     check(r.device->metrics().tx_bytes == 100, "tx_bytes");
     check(r.interrupt->count >= 1, "interrupt");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(with_packed_rings_a_frame_goes_out_and_one_comes_in_through_the_tap) {
+  with_tap([](net::tap tap) {
+    rig r{std::move(tap), version_1 | (std::uint64_t{1} << q::feature::ring_packed)};
+    check(r.packed_rx.has_value() && r.packed_tx.has_value() && !r.rx && !r.tx, "packed rings in use");
+    const wire host{r.name};
+    const auto out = test_frame(100, 4);
+    r.transmit(0x10000, {}, out);
+    r.offer_rx(0x20000, 2048);
+
+    need(r.tx_kick.write(), "kick");
+    r.run_until([&] { return r.device->metrics().tx_frames == 1; });
+    const auto sent = host.receive();
+    check(sent.has_value() && *sent == out, "the guest's frame is on the wire");
+    const auto tx_used = r.packed_tx->take_used();
+    check(tx_used.has_value() && tx_used->length == 0, "tx chain used with length 0");
+
+    const auto in = test_frame(90, 5);
+    host.send(in);
+    r.run_until([&] { return r.device->metrics().rx_frames == 1; });
+    const auto rx_used = r.packed_rx->take_used();
+    check(rx_used.has_value() && rx_used->length == net::header_size + in.size(), "rx used length: header + frame");
+    const auto header_bytes = r.read(0x20000, net::header_size);
+    check(net::decode_header(std::span<const std::byte, net::header_size>{header_bytes}).num_buffers == 1,
+          "num_buffers 1");
+    check(r.read(0x20000 + net::header_size, in.size()) == in, "the wire's frame follows the header");
+    check(!r.packed_rx->take_used() && !r.packed_tx->take_used(), "nothing else used");
+    check(r.interrupt->count >= 2, "interrupts");
   });
 }
 
