@@ -15,9 +15,10 @@ enum class errc : std::uint8_t {
   unknown_op,             ///< a packet's op is not one of the seven vsock operations
   rx_buffer_too_small,    ///< an rx chain's writable part cannot hold a header
   too_many_connections,   ///< the connection limit is reached
-  invalid_config,         ///< the guest CID is reserved (below 3) or above 32 bits, or the socket path is empty
+  invalid_config,         ///< the guest CID is reserved or above 32 bits, the socket path empty, or a timeout ≤ 0
   credit_exceeded,        ///< the guest sent more bytes than the credit the device gave it
   message_too_long,       ///< a seqpacket message is larger than the device buffers
+  event_buffer_too_small,  ///< an event-queue buffer's writable part cannot hold a 4-byte event
 };
 
 /// The category of vmm::virtio::vsock::errc, named "vmm.virtio.vsock".
