@@ -467,7 +467,8 @@ void muxer::update_deadline(record& r) {
   r.timed = connection_state::established;
   if (state == connection_state::connecting || state == connection_state::closing) {
     r.timed = state;
-    r.deadline = clock::now() + (state == connection_state::connecting ? config_.connect_timeout : config_.close_timeout);
+    r.deadline =
+        clock::now() + (state == connection_state::connecting ? config_.connect_timeout : config_.close_timeout);
     schedule(r.token, r.deadline);
   }
 }

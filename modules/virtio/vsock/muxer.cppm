@@ -51,8 +51,8 @@ struct muxer_config {
 /// The connections of one vsock device. Not thread-safe: the device's thread drives it.
 class muxer {
  public:
-  /// Binds the two listeners and creates the epoll instance and the timer. Errors: errc::invalid_config; the bind's error
-  /// (EADDRINUSE when a path exists, vmm::sys::errc::path_too_long).
+  /// Binds the two listeners and creates the epoll instance and the timer. Errors: errc::invalid_config; the bind's
+  /// error (EADDRINUSE when a path exists, vmm::sys::errc::path_too_long).
   [[nodiscard]] static auto create(muxer_config config) -> vmm::result<std::unique_ptr<muxer>>;
 
   muxer(const muxer&) = delete;
@@ -158,7 +158,7 @@ class muxer {
   std::deque<header> resets_;
   std::set<std::pair<clock::time_point, std::uint64_t>> deadlines_;  // (when, token): at most one per token
   std::optional<clock::time_point> armed_for_;                       // what the timer is armed for
-  std::uint64_t next_token_ = 3;  // 0 is the timer, 1 and 2 are the listeners
+  std::uint64_t next_token_ = 3;                                     // 0 is the timer, 1 and 2 are the listeners
   std::uint32_t next_local_port_ = first_local_port;
   std::vector<std::byte> payload_;  // reused for every packet
 };
