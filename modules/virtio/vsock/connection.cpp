@@ -59,6 +59,13 @@ auto connection::tx_buffered() const noexcept -> std::size_t {
   return (tx_buf_.size() - tx_off_) + tx_msg_.size() + tx_msgs_bytes_;
 }
 
+auto connection::guest_knows() const noexcept -> bool {
+  if (state_ == connection_state::connecting) {
+    return (pending_ & send_request) == 0;
+  }
+  return state_ != connection_state::closed;
+}
+
 void connection::reset() noexcept {
   if (state_ == connection_state::closed || state_ == connection_state::closing) {
     return;

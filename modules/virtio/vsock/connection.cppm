@@ -73,6 +73,9 @@ class connection {
   [[nodiscard]] auto rx_count() const noexcept -> std::uint32_t { return rx_cnt_; }
   /// Guest bytes the socket has taken (fwd_cnt, wrapping).
   [[nodiscard]] auto forwarded_count() const noexcept -> std::uint32_t { return fwd_cnt_; }
+  /// Whether the guest would have to be told with a reset if the connection went now: true unless it is closed, or
+  /// connecting with its REQUEST not delivered yet.
+  [[nodiscard]] auto guest_knows() const noexcept -> bool;
   /// Makes the connection owe the guest a reset (drops what it buffered); the muxer uses it on device reset and
   /// for protocol violations it detects.
   void reset() noexcept;

@@ -60,6 +60,62 @@ void vsock_device::reset() {
   muxer_->reset_all();
   active_.reset();
   memory_.reset();
+  event_pending_ = false;
+}
+
+auto vsock_device::transport_reset() -> vmm::result<void> {
+  const std::scoped_lock lock{mutex_};
+  muxer_->reset_all();
+  if (!active_) {
+    return {};  // a driver activating later starts without connections anyway
+  }
+  event_pending_ = true;
+  return deliver_event_locked();
+}
+
+auto vsock_device::transport_reset_pending() const -> bool {
+  const std::scoped_lock lock{mutex_};
+  return event_pending_;
+}
+
+auto vsock_device::process_event() -> vmm::result<void> {
+  const std::scoped_lock lock{mutex_};
+  if (!active_) {
+    return {};
+  }
+  return deliver_event_locked();
+}
+
+auto vsock_device::deliver_event_locked() -> vmm::result<void> {
+  auto& events = active_->queues[queue_index::event];
+  bool used = false;
+  while (event_pending_) {
+    auto popped = events.pop(*memory_, chain_);
+    if (!popped) {
+      if (events.broken()) {
+        return std::unexpected(popped.error());
+      }
+      continue;  // a malformed chain: the queue consumed and counted it
+    }
+    if (!*popped) {
+      break;  // no event buffer: the driver's next event-queue notification resumes
+    }
+    auto written = write_event(*memory_, chain_, event_id::transport_reset);
+    if (written) {
+      event_pending_ = false;
+      metrics_->transport_resets.add();
+    } else {
+      metrics_->event_buffer_errors.add();
+    }
+    if (auto r = events.add_used(*memory_, chain_.token(), written.value_or(0)); !r) {
+      return r;
+    }
+    used = true;
+  }
+  if (used) {
+    return notify_locked(queue_index::event);
+  }
+  return {};
 }
 
 auto vsock_device::active() const -> bool {

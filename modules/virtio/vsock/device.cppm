@@ -1,5 +1,5 @@
 // vmm.virtio.vsock:device — the virtio-vsock device: configuration space (guest_cid), features, the three queues
-// (rx 0, tx 1, event 2), and moving packets between the queues and the muxer.
+// (rx 0, tx 1, event 2), moving packets between the queues and the muxer, and the transport-reset event.
 export module vmm.virtio.vsock:device;
 import std;
 import vmm.sys;
@@ -42,8 +42,18 @@ class vsock_device final : public device::virtio_device {
   void write_config(std::uint64_t offset, std::span<const std::byte> data) override;
   /// Errors: vmm::virtio::queue::errc::invalid_configuration unless there are three queues and guest memory.
   [[nodiscard]] auto activate(device::activation a) -> vmm::result<void> override;
-  /// Drops the queues and closes every connection.
+  /// Drops the queues and closes every connection (a transport reset not delivered yet is dropped too).
   void reset() override;
+
+  /// What a VMM calls when the guest's connections can no longer be valid (after restoring a snapshot, or once the
+  /// guest CID changed): closes every connection and pending handshake (the host sockets see end of stream),
+  /// drops the resets waiting for rx buffers, and sends the guest VIRTIO_VSOCK_EVENT_TRANSPORT_RESET in the next
+  /// event-queue buffer with an interrupt. Without a buffer now, the event waits for the driver's next one (once,
+  /// however often this is called meanwhile); an inactive device only closes the connections. Errors: the event
+  /// queue's (queue_broken, ring_unreadable) or the interrupt's.
+  [[nodiscard]] auto transport_reset() -> vmm::result<void>;
+  /// Whether a transport-reset event waits for an event-queue buffer.
+  [[nodiscard]] auto transport_reset_pending() const -> bool;
 
   /// Whether the driver activated the device.
   [[nodiscard]] auto active() const -> bool;
@@ -57,14 +67,19 @@ class vsock_device final : public device::virtio_device {
   [[nodiscard]] auto process_tx() -> vmm::result<void>;
   /// Fills available rx chains with owed packets (after the driver added rx buffers).
   [[nodiscard]] auto process_rx() -> vmm::result<void>;
-  /// Handles ready sockets, then fills rx buffers.
+  /// Handles ready sockets and passed deadlines, then fills rx buffers.
   [[nodiscard]] auto process_backend() -> vmm::result<void>;
+  /// Delivers a pending transport-reset event (after the driver added event buffers). A buffer with fewer than 4
+  /// writable bytes, or one that cannot be written, is returned unused and counted (event_buffer_errors); the
+  /// event then waits for the next. Errors: as transport_reset's.
+  [[nodiscard]] auto process_event() -> vmm::result<void>;
 
   [[nodiscard]] auto counters() const noexcept -> const vsock::metrics& { return *metrics_; }
 
  private:
   [[nodiscard]] auto fill_rx_locked() -> vmm::result<void>;
   [[nodiscard]] auto notify_locked(std::size_t index) -> vmm::result<void>;
+  [[nodiscard]] auto deliver_event_locked() -> vmm::result<void>;
 
   mutable std::mutex mutex_;
   std::unique_ptr<vsock::muxer> muxer_;
@@ -73,6 +88,7 @@ class vsock_device final : public device::virtio_device {
   std::unique_ptr<device::activation> active_;  // null while inactive
   std::shared_ptr<const memory::guest_memory> memory_;
   queue::descriptor_chain chain_;
+  bool event_pending_ = false;
 };
 
 }  // namespace vmm::virtio::vsock

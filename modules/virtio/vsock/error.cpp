@@ -29,11 +29,13 @@ class category final : public std::error_category {
       case errc::too_many_connections:
         return "Vsock connection limit reached";
       case errc::invalid_config:
-        return "Vsock guest CID must be in [3, 2^32) and the socket path must not be empty";
+        return "Vsock guest CID must be in [3, 2^32), the socket path not empty and the timeouts positive";
       case errc::credit_exceeded:
         return "Vsock guest sent more than its credit";
       case errc::message_too_long:
         return "Vsock seqpacket message is larger than the device buffer";
+      case errc::event_buffer_too_small:
+        return "Vsock event buffer cannot hold a 4-byte event";
     }
     return "Unknown vmm.virtio.vsock error " + std::to_string(value);
   }

@@ -1,5 +1,5 @@
-// vmm.virtio.vsock:handler — the event-manager subscriber of a vsock device: the tx and rx queue notifications,
-// the event queue's (drained, nothing to do), and the muxer's epoll descriptor for the unix sockets.
+// vmm.virtio.vsock:handler — the event-manager subscriber of a vsock device: the tx, rx and event queue
+// notifications, and the muxer's epoll descriptor for the unix sockets and the connection deadlines.
 export module vmm.virtio.vsock:handler;
 import std;
 import vmm.sys;
@@ -45,6 +45,9 @@ class vsock_handler {
         break;
       case backend:
         check(device_->process_backend());
+        break;
+      case event_queue:
+        check(device_->process_event());
         break;
       default:
         break;

@@ -4,7 +4,7 @@ import std;
 namespace vmm::virtio::vsock {
 
 auto metrics::to_json() const -> std::string {
-  const std::array<std::pair<std::string_view, const counter*>, 23> fields{{
+  const std::array<std::pair<std::string_view, const counter*>, 28> fields{{
       {"tx_packets", &tx_packets},
       {"tx_payload_bytes", &tx_payload_bytes},
       {"rx_packets", &rx_packets},
@@ -26,6 +26,11 @@ auto metrics::to_json() const -> std::string {
       {"host_connects", &host_connects},
       {"handshake_failures", &handshake_failures},
       {"socket_errors", &socket_errors},
+      {"connect_timeouts", &connect_timeouts},
+      {"close_timeouts", &close_timeouts},
+      {"handshake_timeouts", &handshake_timeouts},
+      {"transport_resets", &transport_resets},
+      {"event_buffer_errors", &event_buffer_errors},
       {"rx_buffer_too_small", &rx_buffer_too_small},
       {"config_writes_ignored", &config_writes_ignored},
   }};

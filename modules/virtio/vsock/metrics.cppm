@@ -38,6 +38,11 @@ struct metrics {
   counter host_connects;           ///< host-initiated connections established
   counter handshake_failures;      ///< host sockets closed for a bad CONNECT line, refusal or limit
   counter socket_errors;           ///< host socket read/write failures (connection reset)
+  counter connect_timeouts;        ///< host connections the guest did not answer in time (reset, socket closed)
+  counter close_timeouts;          ///< connections whose reset the guest did not take in time (socket closed)
+  counter handshake_timeouts;      ///< host sockets closed for sending no CONNECT line in time
+  counter transport_resets;        ///< TRANSPORT_RESET events written to the guest's event buffers
+  counter event_buffer_errors;     ///< event buffers too small or not writable (returned unused)
   counter rx_buffer_too_small;     ///< rx chains too small for a header (returned unused)
   counter config_writes_ignored;   ///< driver writes to the read-only configuration space
 

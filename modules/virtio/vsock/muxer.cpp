@@ -7,6 +7,7 @@ import vmm.virtio.queue;
 namespace vmm::virtio::vsock {
 namespace {
 
+constexpr std::uint64_t timer_token = 0;
 constexpr std::uint64_t stream_listener_token = 1;
 constexpr std::uint64_t seqpacket_listener_token = 2;
 constexpr std::size_t events_per_round = 64;
@@ -32,20 +33,31 @@ auto parse_connect(std::string_view line) -> std::optional<std::uint32_t> {
 
 }  // namespace
 
-muxer::muxer(muxer_config config, sys::epoll epoll, sys::unix_listener stream, sys::unix_listener seqpacket)
+muxer::muxer(muxer_config config, sys::epoll epoll, sys::timer_fd timer, sys::unix_listener stream,
+             sys::unix_listener seqpacket)
     : config_{std::move(config)},
       epoll_{std::move(epoll)},
+      timer_{std::move(timer)},
       stream_listener_{std::move(stream)},
       seqpacket_listener_{std::move(seqpacket)} {
 }
 
 auto muxer::create(muxer_config config) -> vmm::result<std::unique_ptr<muxer>> {
-  if (config.guest_cid < 3 || config.guest_cid > std::numeric_limits<std::uint32_t>::max() || config.uds_path.empty()) {
+  if (config.guest_cid < 3 || config.guest_cid > std::numeric_limits<std::uint32_t>::max() || config.uds_path.empty() ||
+      config.connect_timeout <= std::chrono::milliseconds::zero() ||
+      config.close_timeout <= std::chrono::milliseconds::zero()) {
     return vmm::failure(errc::invalid_config);
   }
   auto epoll = sys::epoll::create();
   if (!epoll) {
     return std::unexpected(epoll.error());
+  }
+  auto timer = sys::timer_fd::create(sys::timer_clock::monotonic, true);
+  if (!timer) {
+    return std::unexpected(timer.error());
+  }
+  if (auto r = epoll->add(timer->fd(), sys::event_set::readable, timer_token); !r) {
+    return std::unexpected(r.error());
   }
   auto stream = sys::unix_listener::bind(config.uds_path, sys::socket_kind::stream);
   if (!stream) {
@@ -69,7 +81,7 @@ auto muxer::create(muxer_config config) -> vmm::result<std::unique_ptr<muxer>> {
     return std::unexpected(r.error());
   }
   return std::unique_ptr<muxer>{
-      new muxer{std::move(config), std::move(*epoll), std::move(*stream), std::move(*seqpacket)}};
+      new muxer{std::move(config), std::move(*epoll), std::move(*timer), std::move(*stream), std::move(*seqpacket)}};
 }
 
 void muxer::handle_tx(const memory::guest_memory& memory, const queue::descriptor_chain& chain) {
@@ -195,6 +207,7 @@ void muxer::sync(std::uint64_t key) {
       r.registered = wanted;
     }
   }
+  update_deadline(r);
   if (r.conn->has_rx() && !r.queued) {
     r.queued = true;
     rx_queue_.push_back(key);
@@ -210,6 +223,9 @@ void muxer::erase(std::uint64_t key) noexcept {
     static_cast<void>(epoll_.remove(it->second.conn->socket()));
   }
   token_to_key_.erase(it->second.token);
+  if (it->second.timed != connection_state::established) {
+    deadlines_.erase({it->second.deadline, it->second.token});
+  }
   if (it->second.queued) {
     std::erase(rx_queue_, key);
   }
@@ -274,6 +290,12 @@ auto muxer::process_events() -> vmm::result<std::size_t> {
   for (const auto& event : std::span{ready}.first(*n)) {
     const std::uint64_t token = event.data();
     const auto events = event.events();
+    if (token == timer_token) {
+      static_cast<void>(timer_.wait());  // drain the expiration count (EAGAIN: a re-arm discarded it)
+      armed_for_.reset();
+      expire_deadlines();
+      continue;
+    }
     if (token == stream_listener_token) {
       accept_all(stream_listener_, sys::socket_kind::stream);
       continue;
@@ -319,17 +341,24 @@ void muxer::accept_all(const sys::unix_listener& listener, sys::socket_kind kind
       metrics_->handshake_failures.add();
       continue;
     }
-    handshakes_.emplace(token, handshake{.socket = std::move(*socket), .kind = kind, .line = {}});
+    const auto deadline = clock::now() + config_.connect_timeout;
+    handshakes_.emplace(token, handshake{.socket = std::move(*socket), .kind = kind, .line = {}, .deadline = deadline});
+    schedule(token, deadline);
   }
 }
 
-void muxer::fail_handshake(std::uint64_t token) noexcept {
+void muxer::drop_handshake(std::uint64_t token) noexcept {
   auto it = handshakes_.find(token);
   if (it == handshakes_.end()) {
     return;
   }
   static_cast<void>(epoll_.remove(it->second.socket));
+  deadlines_.erase({it->second.deadline, token});
   handshakes_.erase(it);
+}
+
+void muxer::fail_handshake(std::uint64_t token) noexcept {
+  drop_handshake(token);
   metrics_->handshake_failures.add();
 }
 
@@ -383,6 +412,7 @@ void muxer::on_handshake(std::uint64_t token) {
   }
   sys::unique_fd socket = std::move(hs.socket);
   static_cast<void>(epoll_.remove(socket));
+  deadlines_.erase({hs.deadline, token});
   handshakes_.erase(token);
   const std::uint32_t local = allocate_local_port();
   const std::uint64_t key = key_of(local, *port);
@@ -421,6 +451,84 @@ void muxer::reset_all() noexcept {
   handshakes_.clear();
   rx_queue_.clear();
   resets_.clear();
+  deadlines_.clear();
+  static_cast<void>(timer_.disarm());  // also discards an expiration not read yet; cannot fail on a valid timerfd
+  armed_for_.reset();
+}
+
+void muxer::update_deadline(record& r) {
+  const auto state = r.conn->state();
+  if (state == r.timed) {
+    return;  // a deadline runs from entering the state, not from the last packet
+  }
+  if (r.timed != connection_state::established) {
+    deadlines_.erase({r.deadline, r.token});
+  }
+  r.timed = connection_state::established;
+  if (state == connection_state::connecting || state == connection_state::closing) {
+    r.timed = state;
+    r.deadline =
+        clock::now() + (state == connection_state::connecting ? config_.connect_timeout : config_.close_timeout);
+    schedule(r.token, r.deadline);
+  }
+}
+
+void muxer::schedule(std::uint64_t token, clock::time_point when) {
+  deadlines_.emplace(when, token);
+  if (armed_for_ && *armed_for_ <= when) {
+    return;  // the timer fires earlier and re-arms for what is due next then
+  }
+  // An absolute monotonic deadline (steady_clock is CLOCK_MONOTONIC). It cannot fail for a positive time; if it
+  // did, this deadline would wait for the next one armed.
+  if (timer_.arm_at(when.time_since_epoch())) {
+    armed_for_ = when;
+  }
+}
+
+void muxer::expire_deadlines() {
+  const auto now = clock::now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    const std::uint64_t token = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    if (auto k = token_to_key_.find(token); k != token_to_key_.end()) {
+      expire(k->second);
+    } else if (handshakes_.contains(token)) {
+      drop_handshake(token);
+      metrics_->handshake_timeouts.add();
+    }
+  }
+  if (!deadlines_.empty()) {
+    const auto next = deadlines_.begin()->first;
+    if (timer_.arm_at(next.time_since_epoch())) {
+      armed_for_ = next;
+    }
+  }
+}
+
+void muxer::expire(std::uint64_t key) {
+  auto& r = connections_.at(key);
+  const auto& conn = *r.conn;
+  r.timed = connection_state::established;  // its deadline is gone from deadlines_ already
+  if (conn.state() == connection_state::connecting) {
+    metrics_->connect_timeouts.add();
+  } else {
+    metrics_->close_timeouts.add();
+  }
+  if (conn.guest_knows()) {
+    // The guest's view of the connection ends with this reset, sent standalone (a later RESPONSE for it gets a
+    // reset too, as a packet for no connection).
+    queue_reset(header{.src_cid = config_.guest_cid,
+                       .dst_cid = host_cid,
+                       .src_port = conn.peer_port(),
+                       .dst_port = conn.local_port(),
+                       .len = 0,
+                       .type = conn.type(),
+                       .op = op::rst,
+                       .flags = 0,
+                       .buf_alloc = 0,
+                       .fwd_cnt = 0});
+  }
+  erase(key);  // closes the host socket
 }
 
 auto muxer::find(std::uint32_t local, std::uint32_t peer) const noexcept -> const connection* {

@@ -176,4 +176,17 @@ auto write_rx_packet(const memory::guest_memory& memory, const queue::descriptor
   return static_cast<std::uint32_t>(total);
 }
 
+auto write_event(const memory::guest_memory& memory, const queue::descriptor_chain& chain, std::uint32_t id)
+    -> vmm::result<std::uint32_t> {
+  if (chain.writable_bytes() < event_size) {
+    return vmm::failure(errc::event_buffer_too_small);
+  }
+  std::array<std::byte, event_size> bytes{};
+  put(bytes, 0, id);
+  if (auto r = scatter(memory, chain.writable(), 0, bytes); !r) {
+    return std::unexpected(r.error());
+  }
+  return static_cast<std::uint32_t>(event_size);
+}
+
 }  // namespace vmm::virtio::vsock

@@ -50,6 +50,15 @@ inline constexpr std::uint32_t eom = VIRTIO_VSOCK_SEQ_EOM;  ///< the last packet
 inline constexpr std::uint32_t eor = VIRTIO_VSOCK_SEQ_EOR;  ///< the message ends a record
 }  // namespace seq_flag
 
+/// Event ids of the event queue (virtio 1.2 §5.10.6.8).
+namespace event_id {
+/// The device's connections are gone (after a snapshot restore or a CID change): the guest drops its own.
+inline constexpr std::uint32_t transport_reset = VIRTIO_VSOCK_EVENT_TRANSPORT_RESET;
+}  // namespace event_id
+/// The size of struct virtio_vsock_event (one le32 id).
+inline constexpr std::size_t event_size = sizeof(virtio_vsock_event);
+static_assert(event_size == 4);
+
 /// Device feature bits of virtio-vsock.
 namespace feature {
 inline constexpr unsigned seqpacket = VIRTIO_VSOCK_F_SEQPACKET;
@@ -101,5 +110,11 @@ struct header {
 /// error.
 [[nodiscard]] auto write_rx_packet(const memory::guest_memory& memory, const queue::descriptor_chain& chain, header h,
                                    std::span<const std::byte> payload) -> vmm::result<std::uint32_t>;
+
+/// Writes the event `id` (le32) at the start of the writable part of an event-queue chain. Returns the bytes written
+/// (the used length, 4). Errors: errc::event_buffer_too_small when fewer than 4 bytes are writable (nothing
+/// written); a vmm.memory error.
+[[nodiscard]] auto write_event(const memory::guest_memory& memory, const queue::descriptor_chain& chain,
+                               std::uint32_t id) -> vmm::result<std::uint32_t>;
 
 }  // namespace vmm::virtio::vsock

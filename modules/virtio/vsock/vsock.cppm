@@ -16,9 +16,13 @@
 // machine), :muxer (ports → connections → unix sockets, the host listeners), :metrics, :device (virtio_device),
 // :handler (event-manager subscriber).
 //
-// What it deliberately does not do: no vhost-vsock, no datagram sockets, no transport-reset events (the event
-// queue is accepted and left untouched: nothing here migrates), no timers (a connection the guest never answers
-// stays until the guest resets it or the device is reset; their number is bounded).
+// - Deadlines (muxer_config, 2 s by default): a host-initiated connection the guest does not answer, a connection
+//   whose reset the guest does not take, and a host socket that sends no CONNECT line are closed when theirs
+//   passes; one timerfd in the muxer's epoll instance carries them all.
+// - vsock_device::transport_reset() sends VIRTIO_VSOCK_EVENT_TRANSPORT_RESET on the event queue and closes every
+//   connection (what a VMM does after restoring a snapshot).
+//
+// What it deliberately does not do: no vhost-vsock, no datagram sockets.
 export module vmm.virtio.vsock;
 export import :error;
 export import :packet;

@@ -382,6 +382,146 @@ BOOST_AUTO_TEST_CASE(host_connect_on_the_seqpacket_listener_opens_a_seqpacket_co
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(deadlines)
+
+namespace {
+
+// Lets the muxer's deadlines pass: waits for its events (at most wait_limit each) until `done` holds, taking the
+// packets owed to the guest after each; returns them.
+template <class Done>
+auto receive_until(harness& t, Done done) -> std::vector<packet> {
+  std::vector<packet> out;
+  for (int i = 0; i < 8 && !done(); ++i) {
+    static_cast<void>(t.await_events());
+    for (auto& p : t.receive()) {
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(host_connect_the_guest_never_answers_is_reset_and_closed_after_the_deadline) {
+  harness t{16, 256, vsock_test::short_timeout};
+  auto [host, request] = connect_from_host(t, host_port);
+  BOOST_TEST_REQUIRE(request.h.op == vs::op::request);
+  BOOST_TEST_REQUIRE(t.mux().deadline_count() == 1U);
+
+  const auto packets = receive_until(t, [&] { return t.mux().connection_count() == 0; });
+
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::rst);
+  BOOST_TEST(packets[0].h.src_port == request.h.src_port);
+  BOOST_TEST(packets[0].h.dst_port == host_port);
+  BOOST_TEST(packets[0].h.dst_cid == vsock_test::guest_cid);
+  BOOST_TEST(vsock_test::peer_closed(host));
+  BOOST_TEST(vsock_test::read_now(host).empty());  // no "OK"
+  BOOST_TEST(t.mux().connection_count() == 0U);
+  BOOST_TEST(t.mux().deadline_count() == 0U);
+  BOOST_TEST(t.mux().counters().connect_timeouts.get() == 1U);
+  BOOST_TEST(t.mux().counters().host_connects.get() == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(late_response_after_the_connect_deadline_is_answered_with_a_reset) {
+  harness t{16, 256, vsock_test::short_timeout};
+  auto [host, request] = connect_from_host(t, host_port);
+  static_cast<void>(receive_until(t, [&] { return t.mux().connection_count() == 0; }));
+
+  t.send(guest_header(vs::op::response, host_port, request.h.src_port));
+  const auto replies = t.receive();
+
+  BOOST_TEST_REQUIRE(replies.size() == 1U);
+  BOOST_TEST(replies[0].h.op == vs::op::rst);
+  BOOST_TEST(t.mux().counters().no_connection.get() == 1U);
+  BOOST_TEST(t.mux().connection_count() == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(request_never_delivered_for_lack_of_rx_buffers_times_out_without_a_reset) {
+  harness t{16, 256, vsock_test::short_timeout};
+  const auto host = unwrap(sys::unix_connect(t.uds()));
+  vsock_test::write_all(host, "CONNECT 52\n");
+
+  // The guest posts no rx buffer: the REQUEST stays queued in the device.
+  for (int i = 0; i < 8 && t.mux().counters().connect_timeouts.get() == 0; ++i) {
+    static_cast<void>(t.await_events());
+  }
+
+  BOOST_TEST(t.mux().counters().connect_timeouts.get() == 1U);
+  BOOST_TEST(t.mux().connection_count() == 0U);
+  BOOST_TEST(!t.mux().has_rx());  // neither the REQUEST nor a reset for it
+  BOOST_TEST(vsock_test::peer_closed(host));
+}
+
+BOOST_AUTO_TEST_CASE(host_connect_answered_in_time_outlives_the_deadline_of_one_that_is_not) {
+  harness t{16, 256, vsock_test::short_timeout};
+  auto [answered, request] = connect_from_host(t, host_port);
+  auto [ignored, ignored_request] = connect_from_host(t, host_port + 1);
+  t.send(guest_header(vs::op::response, host_port, request.h.src_port));
+  static_cast<void>(t.receive());
+  BOOST_TEST_REQUIRE(t.mux().deadline_count() == 1U);  // only the ignored one is timed
+
+  const auto packets = receive_until(t, [&] { return t.mux().connection_count() == 1; });
+  vsock_test::write_all(answered, "still here");
+  const auto data = t.receive();
+  t.send(guest_header(vs::op::rw, host_port, request.h.src_port), vsock_test::bytes_of("and here"));
+
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::rst);
+  BOOST_TEST(packets[0].h.src_port == ignored_request.h.src_port);
+  BOOST_TEST(vsock_test::peer_closed(ignored));
+  BOOST_TEST(t.mux().counters().connect_timeouts.get() == 1U);
+  BOOST_TEST_REQUIRE(t.mux().find(request.h.src_port, host_port) != nullptr);
+  BOOST_TEST((t.mux().find(request.h.src_port, host_port)->state() == vs::connection_state::established));
+  BOOST_TEST(data_of(data) == "still here");
+  BOOST_TEST(vsock_test::read_now(answered) == std::format("OK {}\nand here", request.h.src_port));
+}
+
+BOOST_AUTO_TEST_CASE(connection_whose_reset_the_guest_never_takes_is_freed_after_the_deadline) {
+  harness t{16, 256, std::chrono::seconds{2}, vsock_test::short_timeout};
+  const auto listener = t.listen(host_port);
+  const auto host = connect_from_guest(t, listener);
+  t.send(guest_header(vs::op::request, guest_port, host_port));  // a protocol error: the device owes a reset
+  const auto* conn = t.mux().find(host_port, guest_port);
+  BOOST_TEST_REQUIRE(conn != nullptr);
+  BOOST_TEST_REQUIRE((conn->state() == vs::connection_state::closing));
+  BOOST_TEST_REQUIRE(!vsock_test::peer_closed(host));
+
+  // The guest posts no rx buffer and sends no reset of its own.
+  for (int i = 0; i < 8 && t.mux().connection_count() != 0; ++i) {
+    static_cast<void>(t.await_events());
+  }
+  const bool closed = vsock_test::peer_closed(host);
+  const auto packets = t.receive();  // the reset, moved to the standalone queue, still reaches the guest
+
+  BOOST_TEST(t.mux().connection_count() == 0U);
+  BOOST_TEST(t.mux().deadline_count() == 0U);
+  BOOST_TEST(t.mux().counters().close_timeouts.get() == 1U);
+  BOOST_TEST(closed);
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::rst);
+  BOOST_TEST(packets[0].h.src_port == host_port);
+  BOOST_TEST(packets[0].h.dst_port == guest_port);
+}
+
+BOOST_AUTO_TEST_CASE(established_connection_idle_past_both_deadlines_is_untouched) {
+  harness t{16, 256, vsock_test::short_timeout, vsock_test::short_timeout};
+  const auto listener = t.listen(host_port);
+  const auto host = connect_from_guest(t, listener);
+  // A second, never answered host connection makes the timer fire while the first one idles.
+  auto [ignored, request] = connect_from_host(t, host_port);
+
+  static_cast<void>(receive_until(t, [&] { return t.mux().connection_count() == 1; }));
+  t.send(guest_header(vs::op::rw, guest_port, host_port), vsock_test::bytes_of("alive"));
+
+  BOOST_TEST(t.mux().counters().connect_timeouts.get() == 1U);
+  BOOST_TEST(t.mux().counters().close_timeouts.get() == 0U);
+  BOOST_TEST_REQUIRE(t.mux().find(host_port, guest_port) != nullptr);
+  BOOST_TEST(vsock_test::read_now(host) == "alive");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(muxer_lifecycle)
 
 BOOST_AUTO_TEST_CASE(reset_all_closes_every_socket_without_packets) {
@@ -397,6 +537,7 @@ BOOST_AUTO_TEST_CASE(reset_all_closes_every_socket_without_packets) {
   BOOST_TEST(vsock_test::peer_closed(pending));
   BOOST_TEST(t.mux().connection_count() == 0U);
   BOOST_TEST(t.mux().handshake_count() == 0U);
+  BOOST_TEST(t.mux().deadline_count() == 0U);
   BOOST_TEST(!t.mux().has_rx());
 }
 
@@ -438,17 +579,26 @@ class counting_interrupt final : public dev::virtio_interrupt {
   int count = 0;
 };
 
-// A vsock device activated with three split queues; the driver side of each, and their notification eventfds.
-struct device_rig {
+// The driver makes a chain available: split queues publish it, packed ones make it available as they write it.
+void offer_to(vmm::testing::split_driver& d, std::span<const vmm::testing::driver_buffer> buffers) {
+  static_cast<void>(d.offer(buffers));
+}
+void offer_to(vmm::testing::packed_driver& d, std::span<const vmm::testing::driver_buffer> buffers) {
+  static_cast<void>(d.add_chain(buffers));
+}
+
+// A vsock device activated with three queues of the mock driver's kind (split or packed); the driver side of each,
+// and their notification eventfds.
+template <class Driver>
+struct basic_rig {
   sys::temp_dir dir = unwrap(sys::temp_dir::create("vsock-device-"));
   std::shared_ptr<vs::vsock_device> device =
       unwrap(vs::vsock_device::create({.guest_cid = vsock_test::guest_cid, .uds_path = dir.path() / "v.sock"}));
   std::shared_ptr<mem::atomic_guest_memory> memory = std::make_shared<mem::atomic_guest_memory>(make_memory());
   std::shared_ptr<const mem::guest_memory> view = memory->memory();
-  std::array<vmm::testing::split_driver, 3> drivers{
-      vmm::testing::split_driver{*view, ring_size, at(0x10000), at(0x11000), at(0x12000)},
-      vmm::testing::split_driver{*view, ring_size, at(0x20000), at(0x21000), at(0x22000)},
-      vmm::testing::split_driver{*view, ring_size, at(0x30000), at(0x31000), at(0x32000)}};
+  std::array<Driver, 3> drivers{Driver{*view, ring_size, at(0x10000), at(0x11000), at(0x12000)},
+                                Driver{*view, ring_size, at(0x20000), at(0x21000), at(0x22000)},
+                                Driver{*view, ring_size, at(0x30000), at(0x31000), at(0x32000)}};
   std::array<sys::event_fd, 3> events{unwrap(sys::event_fd::create({.nonblocking = true})),
                                       unwrap(sys::event_fd::create({.nonblocking = true})),
                                       unwrap(sys::event_fd::create({.nonblocking = true}))};
@@ -475,7 +625,7 @@ struct device_rig {
       const std::array buffer{vmm::testing::driver_buffer{
           .address = at(next_rx_buffer), .length = vs::header_size + rx_buffer_bytes, .writable = true}};
       next_rx_buffer += 0x2000;
-      static_cast<void>(drivers[vs::queue_index::rx].offer(buffer));
+      offer_to(drivers[vs::queue_index::rx], buffer);
     }
   }
 
@@ -491,9 +641,40 @@ struct device_rig {
     }
     const std::array buffer{vmm::testing::driver_buffer{
         .address = at(address), .length = static_cast<std::uint32_t>(vs::header_size + payload.size())}};
-    static_cast<void>(drivers[vs::queue_index::tx].offer(buffer));
+    offer_to(drivers[vs::queue_index::tx], buffer);
   }
   std::uint64_t next_tx_buffer = 0x90000;
+
+  // The driver offers one event buffer of `length` bytes at `address` (it and at least 4 bytes filled with 0xff
+  // first, so that the event's zero id, or a write that should not have happened, shows).
+  void offer_event(std::uint64_t address, std::uint32_t length = vs::event_size, bool writable = true) {
+    const std::vector<std::byte> fill(std::max<std::size_t>(length, vs::event_size), std::byte{0xff});
+    unwrap(view->write_all(at(address), fill));
+    const std::array buffer{
+        vmm::testing::driver_buffer{.address = at(address), .length = length, .writable = writable}};
+    offer_to(drivers[vs::queue_index::event], buffer);
+  }
+
+  // The le32 at `address`.
+  auto le32_at(std::uint64_t address) const -> std::uint32_t {
+    std::array<std::byte, 4> raw{};
+    unwrap(view->read_exact(at(address), raw));
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      v |= std::to_integer<std::uint32_t>(raw[i]) << (8U * i);
+    }
+    return v;
+  }
+
+  // Handles the backend until `done` holds (each wait bounded by wait_limit, at most 8 of them).
+  template <class Done>
+  void drive_backend(Done done) {
+    for (int i = 0; i < 8 && !done(); ++i) {
+      if (vsock_test::readable_within(device->backend_fd())) {
+        unwrap(device->process_backend());
+      }
+    }
+  }
 
   // The packets the device put in used rx buffers since the last call.
   auto used_rx() -> std::vector<packet> {
@@ -514,7 +695,12 @@ struct device_rig {
   int rx_taken = 0;
 };
 
+using device_rig = basic_rig<vmm::testing::split_driver>;
+using packed_rig = basic_rig<vmm::testing::packed_driver>;
+
 constexpr std::uint64_t negotiated = (1ULL << q::feature::version_1) | (1ULL << vs::feature::seqpacket);
+constexpr std::uint64_t negotiated_packed = negotiated | (1ULL << q::feature::ring_packed);
+constexpr std::uint64_t event_buffer_at = 0x70000;
 
 }  // namespace
 
@@ -657,6 +843,186 @@ BOOST_AUTO_TEST_CASE(reset_closes_connections_and_deactivates) {
   BOOST_TEST(vsock_test::peer_closed(host));
   BOOST_TEST(!r.device->queue_event(vs::queue_index::tx).valid());
   BOOST_TEST(r.device->process_tx().has_value());  // inactive: nothing to do
+}
+
+BOOST_AUTO_TEST_CASE(transport_reset_writes_event_zero_closes_connections_and_new_ones_work) {
+  device_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated));
+  r.offer_rx(4);
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  static_cast<void>(r.used_rx());
+  const auto host = unwrap(listener.accept());
+  r.offer_event(event_buffer_at);
+  const int interrupts = r.interrupt->count;
+
+  unwrap(r.device->transport_reset());
+  const auto event = r.drivers[vs::queue_index::event].take_used();
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  const auto packets = r.used_rx();
+
+  BOOST_TEST_REQUIRE(event.has_value());
+  BOOST_TEST(event->length == vs::event_size);
+  BOOST_TEST(r.le32_at(event_buffer_at) == vs::event_id::transport_reset);
+  BOOST_TEST(r.interrupt->count > interrupts);
+  BOOST_TEST(vsock_test::peer_closed(host));
+  BOOST_TEST(r.device->counters().transport_resets.get() == 1U);
+  BOOST_TEST(!r.device->transport_reset_pending());
+  BOOST_TEST_REQUIRE(packets.size() == 1U);  // the same port pair connects afresh: no reset, no stale state
+  BOOST_TEST(packets[0].h.op == vs::op::response);
+  BOOST_TEST(unwrap(listener.accept()).valid());
+}
+
+BOOST_AUTO_TEST_CASE(transport_reset_without_an_event_buffer_waits_for_one_from_the_handler) {
+  device_rig r;
+  unwrap(r.activate(negotiated));
+  auto manager = unwrap(vmm::event_manager::event_manager<vs::vsock_handler>::create());
+  static_cast<void>(unwrap(manager.add_subscriber(vs::vsock_handler{r.device})));
+  auto pending_host = unwrap(sys::unix_connect(r.dir.path() / "v.sock"));
+  static_cast<void>(unwrap(manager.run_with_timeout(std::chrono::milliseconds{50})));  // accepts the handshake
+
+  unwrap(r.device->transport_reset());
+  unwrap(r.device->transport_reset());  // still one event
+  const bool pending = r.device->transport_reset_pending();
+  r.offer_event(event_buffer_at);
+  r.offer_event(event_buffer_at + 0x100);
+  unwrap(r.events[vs::queue_index::event].write());
+  std::optional<vmm::testing::used_buffer> event;
+  for (int i = 0; i < 20 && !event; ++i) {
+    static_cast<void>(unwrap(manager.run_with_timeout(std::chrono::milliseconds{50})));
+    event = r.drivers[vs::queue_index::event].take_used();
+  }
+
+  BOOST_TEST(pending);
+  BOOST_TEST(vsock_test::peer_closed(pending_host));
+  BOOST_TEST_REQUIRE(event.has_value());
+  BOOST_TEST(r.le32_at(event_buffer_at) == vs::event_id::transport_reset);
+  BOOST_TEST(!r.drivers[vs::queue_index::event].take_used().has_value());  // the second buffer is kept
+  BOOST_TEST(r.device->counters().transport_resets.get() == 1U);
+  BOOST_TEST(!r.device->transport_reset_pending());
+}
+
+BOOST_AUTO_TEST_CASE(event_buffers_too_small_or_read_only_are_returned_unused_and_the_next_gets_the_event) {
+  device_rig r;
+  unwrap(r.activate(negotiated));
+  r.offer_event(event_buffer_at, 2);
+  r.offer_event(event_buffer_at + 0x100, vs::event_size, false);
+  r.offer_event(event_buffer_at + 0x200);
+
+  unwrap(r.device->transport_reset());
+  std::vector<vmm::testing::used_buffer> used;
+  while (const auto u = r.drivers[vs::queue_index::event].take_used()) {
+    used.push_back(*u);
+  }
+
+  BOOST_TEST_REQUIRE(used.size() == 3U);
+  BOOST_TEST(used[0].length == 0U);
+  BOOST_TEST(used[1].length == 0U);
+  BOOST_TEST(used[2].length == vs::event_size);
+  BOOST_TEST(r.le32_at(event_buffer_at) == 0xffffffffU);  // not written into
+  BOOST_TEST(r.le32_at(event_buffer_at + 0x100) == 0xffffffffU);
+  BOOST_TEST(r.le32_at(event_buffer_at + 0x200) == vs::event_id::transport_reset);
+  BOOST_TEST(r.device->counters().event_buffer_errors.get() == 2U);
+  BOOST_TEST(r.device->counters().transport_resets.get() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(event_buffer_outside_guest_memory_is_dropped_and_the_event_stays_pending) {
+  device_rig r;
+  unwrap(r.activate(negotiated));
+  const std::array outside{vmm::testing::driver_buffer{.address = at(0x200000), .length = 4, .writable = true}};
+  offer_to(r.drivers[vs::queue_index::event], outside);
+
+  unwrap(r.device->transport_reset());
+  const auto used = r.drivers[vs::queue_index::event].take_used();
+
+  BOOST_TEST(r.device->transport_reset_pending());
+  BOOST_TEST(r.device->counters().transport_resets.get() == 0U);
+  BOOST_TEST_REQUIRE(used.has_value());  // consumed either by the queue's checks or as an unwritable buffer
+  BOOST_TEST(used->length == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(transport_reset_on_an_inactive_device_only_closes_connections) {
+  device_rig r;
+  auto pending_host = unwrap(sys::unix_connect(r.dir.path() / "v.sock"));
+
+  unwrap(r.device->transport_reset());
+
+  BOOST_TEST(!r.device->transport_reset_pending());
+  BOOST_TEST(r.device->process_event().has_value());
+  BOOST_TEST(r.device->counters().transport_resets.get() == 0U);
+}
+
+BOOST_AUTO_TEST_CASE(host_connect_the_guest_never_answers_is_reset_by_the_device_timer) {
+  sys::temp_dir dir = unwrap(sys::temp_dir::create("vsock-device-"));
+  device_rig r;
+  r.device = unwrap(vs::vsock_device::create({.guest_cid = vsock_test::guest_cid,
+                                              .uds_path = dir.path() / "v.sock",
+                                              .connect_timeout = vsock_test::short_timeout}));
+  unwrap(r.activate(negotiated));
+  r.offer_rx(4);
+  auto host = unwrap(sys::unix_connect(dir.path() / "v.sock"));
+  vsock_test::write_all(host, "CONNECT 52\n");
+  std::vector<packet> packets;
+
+  r.drive_backend([&] {
+    for (auto& p : r.used_rx()) {
+      packets.push_back(std::move(p));
+    }
+    return packets.size() >= 2;
+  });
+
+  BOOST_TEST_REQUIRE(packets.size() == 2U);
+  BOOST_TEST(packets[0].h.op == vs::op::request);
+  BOOST_TEST(packets[1].h.op == vs::op::rst);
+  BOOST_TEST(packets[1].h.src_port == packets[0].h.src_port);
+  BOOST_TEST(vsock_test::peer_closed(host));
+  BOOST_TEST(r.device->counters().connect_timeouts.get() == 1U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The same device over packed virtqueues (VIRTIO_F_RING_PACKED): a guest connect with data each way.
+BOOST_AUTO_TEST_SUITE(packed_device)
+
+BOOST_AUTO_TEST_CASE(packed_rings_carry_a_guest_connect_and_data_both_ways) {
+  packed_rig r;
+  const auto listener = unwrap(sys::unix_listener::bind(r.dir.path() / "v.sock_52"));
+  unwrap(r.activate(negotiated_packed));
+  r.offer_rx(4);
+
+  r.offer_tx(guest_header(vs::op::request, guest_port, host_port));
+  unwrap(r.device->process_tx());
+  const auto replies = r.used_rx();
+  const auto host = unwrap(listener.accept());
+  r.offer_tx(guest_header(vs::op::rw, guest_port, host_port), vsock_test::bytes_of("to host"));
+  unwrap(r.device->process_tx());
+  const std::string received = vsock_test::read_now(host);
+  vsock_test::write_all(host, "to guest");
+  std::vector<packet> packets;
+  r.drive_backend([&] {
+    for (auto& p : r.used_rx()) {
+      packets.push_back(std::move(p));
+    }
+    return !packets.empty();
+  });
+  std::vector<vmm::testing::used_buffer> tx_used;
+  while (const auto u = r.drivers[vs::queue_index::tx].take_used()) {
+    tx_used.push_back(*u);
+  }
+
+  BOOST_TEST_REQUIRE(replies.size() == 1U);
+  BOOST_TEST(replies[0].h.op == vs::op::response);
+  BOOST_TEST(replies[0].h.dst_port == guest_port);
+  BOOST_TEST(received == "to host");
+  BOOST_TEST_REQUIRE(packets.size() == 1U);
+  BOOST_TEST(packets[0].h.op == vs::op::rw);
+  BOOST_TEST(vsock_test::text_of(packets[0].payload) == "to guest");
+  BOOST_TEST(packets[0].h.fwd_cnt == 7U);  // the device forwarded "to host"
+  BOOST_TEST(tx_used.size() == 2U);
+  BOOST_TEST(r.interrupt->count >= 2);
+  BOOST_TEST(r.device->counters().guest_connects.get() == 1U);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

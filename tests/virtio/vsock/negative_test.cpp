@@ -423,6 +423,23 @@ BOOST_AUTO_TEST_CASE(close_before_the_line_is_counted) {
   BOOST_TEST(t.mux().counters().handshake_failures.get() == 1U);
 }
 
+BOOST_AUTO_TEST_CASE(host_socket_silent_past_the_connect_timeout_is_closed_and_counted) {
+  harness t{16, 256, vsock_test::short_timeout};
+  const auto host = handshake(t, "CONN");  // part of a line, then nothing
+  BOOST_TEST_REQUIRE(t.mux().handshake_count() == 1U);
+
+  for (int i = 0; i < 8 && t.mux().handshake_count() != 0; ++i) {
+    static_cast<void>(t.await_events());
+  }
+
+  BOOST_TEST(t.mux().handshake_count() == 0U);
+  BOOST_TEST(t.mux().deadline_count() == 0U);
+  BOOST_TEST(t.mux().counters().handshake_timeouts.get() == 1U);
+  BOOST_TEST(t.mux().counters().handshake_failures.get() == 0U);
+  BOOST_TEST(vsock_test::peer_closed(host));
+  BOOST_TEST(!t.mux().has_rx());  // the guest never heard of it
+}
+
 BOOST_AUTO_TEST_CASE(seqpacket_connect_without_negotiation_closes_the_socket) {
   harness t;
   t.mux().set_seqpacket(false);
@@ -486,6 +503,18 @@ BOOST_AUTO_TEST_CASE(reserved_cid_or_empty_path_returns_invalid_config) {
              make_error_code(vs::errc::invalid_config));
   BOOST_TEST(error_of(vs::muxer::create({.guest_cid = 3, .uds_path = {}})) ==
              make_error_code(vs::errc::invalid_config));
+}
+
+BOOST_AUTO_TEST_CASE(zero_or_negative_timeout_returns_invalid_config) {
+  const auto dir = unwrap(sys::temp_dir::create("vsock-test-"));
+
+  BOOST_TEST(error_of(vs::muxer::create(
+                 {.guest_cid = 3, .uds_path = dir.path() / "a", .connect_timeout = std::chrono::milliseconds{0}})) ==
+             make_error_code(vs::errc::invalid_config));
+  BOOST_TEST(error_of(vs::muxer::create(
+                 {.guest_cid = 3, .uds_path = dir.path() / "b", .close_timeout = std::chrono::milliseconds{-1}})) ==
+             make_error_code(vs::errc::invalid_config));
+  BOOST_TEST(!std::filesystem::exists(dir.path() / "a"));  // refused before binding anything
 }
 
 BOOST_AUTO_TEST_CASE(existing_socket_path_returns_address_in_use) {

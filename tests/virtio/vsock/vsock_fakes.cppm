@@ -126,15 +126,33 @@ class guest {
   q::descriptor_chain chain_;
 };
 
+/// The deadlines of the timer tests: short, so that a test waits milliseconds, not Firecracker's 2 s.
+inline constexpr std::chrono::milliseconds short_timeout{25};
+/// The longest any test waits for a descriptor (a bound that only a broken device reaches).
+inline constexpr std::chrono::milliseconds wait_limit{2000};
+
+/// Whether `fd` became readable within `limit` (epoll; never waits longer).
+[[nodiscard]] inline auto readable_within(vmm::sys::borrowed_fd fd, std::chrono::milliseconds limit = wait_limit)
+    -> bool {
+  const auto watcher = unwrap(vmm::sys::epoll::create());
+  unwrap(watcher.add(fd, vmm::sys::event_set::readable, 0));
+  std::array<vmm::sys::ready_event, 1> ready;
+  return unwrap(watcher.wait(ready, limit)) == 1U;
+}
+
 /// A muxer for a guest with CID 3 whose host socket lives in a fresh temporary directory, and the guest around it.
 class harness {
  public:
-  explicit harness(std::size_t max_connections = 16, std::size_t max_pending_resets = 256)
+  explicit harness(std::size_t max_connections = 16, std::size_t max_pending_resets = 256,
+                   std::chrono::milliseconds connect_timeout = std::chrono::seconds{2},
+                   std::chrono::milliseconds close_timeout = std::chrono::seconds{2})
       : dir_{unwrap(vmm::sys::temp_dir::create("vsock-test-"))},
         mux_{unwrap(vs::muxer::create({.guest_cid = guest_cid,
                                        .uds_path = dir_.path() / "v.sock",
                                        .max_connections = max_connections,
-                                       .max_pending_resets = max_pending_resets}))} {
+                                       .max_pending_resets = max_pending_resets,
+                                       .connect_timeout = connect_timeout,
+                                       .close_timeout = close_timeout}))} {
     mux_->set_seqpacket(true);
   }
 
@@ -156,6 +174,15 @@ class harness {
   void send(vs::header h, std::span<const std::byte> payload = {}) {
     h.len = static_cast<std::uint32_t>(payload.size());
     mux_->handle_tx(guest_.memory(), guest_.tx_chain(h, payload));
+  }
+
+  /// Waits (at most wait_limit) until the muxer has an event, a passed deadline included, then handles what is
+  /// ready without filling rx buffers. Returns how many events it handled.
+  auto await_events() -> std::size_t {
+    if (!readable_within(mux_->epoll_fd())) {
+      return 0;
+    }
+    return unwrap(mux_->process_events());
   }
 
   /// Handles ready sockets until none is, then takes every packet owed to the guest through the rx queue.
