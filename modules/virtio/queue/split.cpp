@@ -85,11 +85,9 @@ template <bool Direct>
     if ((flags & desc_f_next) == 0) {
       return errc{};
     }
-    // Every descriptor visited so far was added, so the count is the number visited: size distinct descriptors at
-    // most, and a longer chain revisits one.
-    if (b.count() == size) [[unlikely]] {
-      return errc::chain_too_long;
-    }
+    // No visited count: every descriptor visited was added, and the builder refuses the one after the size-th
+    // (errc::chain_too_long), so a loop ends there. A chain of size distinct descriptors that still has NEXT revisits
+    // one.
     if (d.word7 >= size) [[unlikely]] {
       return errc::next_out_of_range;
     }
