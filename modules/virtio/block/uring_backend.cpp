@@ -23,9 +23,9 @@ auto expected_result(io_kind kind, std::uint64_t length) -> std::uint64_t {
   return kind == io_kind::read || kind == io_kind::write ? length : 0;
 }
 
-// Prepares `sqe` as a READV or WRITEV of `buffers` at `offset` of `fd`, tagged with slot `index`.
+// Prepares `sqe` as a READV or WRITEV of `buffers` at `offset` of `fd` (the caller tags it with its slot).
 void prepare_transfer(::io_uring_sqe* sqe, int fd, io_kind kind, std::span<const sys::io_buffer> buffers,
-                      std::uint64_t offset, std::uint32_t index) {
+                      std::uint64_t offset) {
   // io_buffer has struct iovec's layout (checked in vmm.sys), and the array and the memory it describes stay valid
   // until the completion is reaped (the caller's for the first round, the slot's own copy after a short transfer).
   const auto* iov = reinterpret_cast<const ::iovec*>(buffers.data());  // NOLINT(*-reinterpret-cast)
@@ -36,7 +36,6 @@ void prepare_transfer(::io_uring_sqe* sqe, int fd, io_kind kind, std::span<const
   } else {
     ::io_uring_prep_writev(sqe, fd, iov, nr, offset);
   }
-  ::io_uring_sqe_set_data64(sqe, index);
 }
 
 }  // namespace
@@ -142,7 +141,7 @@ auto uring_backend::submit(const io_operation& op) -> vmm::result<void> {
         s.length += b.length;
       }
       s.buffers = op.buffers;
-      prepare_transfer(sqe, fd, op.kind, op.buffers, op.offset, index);
+      prepare_transfer(sqe, fd, op.kind, op.buffers, op.offset);
       break;
     case io_kind::flush:
       // SAFETY: prepares an fdatasync of this backend's descriptor; no memory is involved.
@@ -158,7 +157,7 @@ auto uring_backend::submit(const io_operation& op) -> vmm::result<void> {
       break;
     }
   }
-  ::io_uring_sqe_set_data64(sqe, index);  // set again for the transfers: harmless
+  ::io_uring_sqe_set_data64(sqe, index);
   ++in_flight_;
   return {};
 }
@@ -191,7 +190,8 @@ auto uring_backend::resubmit(std::uint32_t index, std::uint64_t moved) -> bool {
   if (sqe == nullptr) {
     return false;
   }
-  prepare_transfer(sqe, fd_.get(), s.kind, s.rest, s.offset, index);
+  prepare_transfer(sqe, fd_.get(), s.kind, s.rest, s.offset);
+  ::io_uring_sqe_set_data64(sqe, index);
   return true;
 }
 

@@ -181,8 +181,6 @@ class chain_builder {
   }
 
   [[nodiscard]] inline auto memory() const noexcept -> const memory::guest_memory& { return *memory_; }
-  /// The buffers added so far.
-  [[nodiscard]] inline auto count() const noexcept -> std::uint32_t { return count_; }
 
  private:
   /// What the slow path found: whether the range is in guest memory, and the region of its first byte (to cache).
