@@ -31,10 +31,8 @@ constexpr std::uint16_t event_offset_mask = 0x7fff;
 }
 
 /// Walks the packed indirect table of `d` into `b`: every one of its len / 16 entries, in order (NEXT and the
-/// buffer id mean nothing there; INDIRECT is refused as nesting). Inlined: `b` must stay in registers (see
-/// chain_builder).
-[[gnu::always_inline]] inline auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d,
-                                                 std::uint16_t queue_size) -> errc {
+/// buffer id mean nothing there; INDIRECT is refused as nesting).
+auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
   if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
     return e;
   }
@@ -59,11 +57,10 @@ constexpr std::uint16_t event_offset_mask = 0x7fff;
   return errc{};
 }
 
-/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`. Inline: it
-/// is the body of the walk's loop.
-[[gnu::always_inline]] inline auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d,
-                                                   std::uint16_t flags, bool indirect, std::uint16_t queue_size)
-    -> errc {
+/// Checks one ring descriptor (with `flags`, the value read once) and adds its buffer or table to `b`: the checked
+/// path of the walk.
+inline auto take_descriptor(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t flags,
+                            bool indirect, std::uint16_t queue_size) -> errc {
   if ((flags & desc_f_indirect) != 0) {
     if (!indirect) [[unlikely]] {
       return errc::indirect_not_negotiated;
@@ -93,50 +90,234 @@ struct ring_shape {
   bool indirect = false;
 };
 
-/// Walks the chain whose head is at `position` (its flags, read once with acquire, are `head_flags`) into `b`: at
-/// most size slots, since a chain that still has NEXT after the whole ring is a loop. The first loop is the checked
-/// walk; after an error the second only follows NEXT, to find the chain's end and buffer id so that its slots are
-/// consumed and the id returned. (Two loops rather than one with an "error seen" test keep the hot one small; the
-/// walk is inlined into pop so the builder's state stays in registers.)
-[[gnu::always_inline]] inline auto walk_ring(const detail::descriptor_table& ring, detail::chain_builder& b,
-                                             ring_shape shape, std::uint16_t position, bool wrap,
-                                             std::uint16_t head_flags) -> ring_walk {
+/// The walk's result once it stopped at `slots` slots from `start` (≤ size, so the position wraps at most once).
+[[nodiscard]] auto walk_result(ring_shape shape, std::uint16_t start, bool wrap, std::uint32_t slots) noexcept
+    -> ring_walk {
+  std::uint32_t position = std::uint32_t{start} + slots;
+  if (position >= shape.size) {
+    position -= shape.size;
+    wrap = !wrap;
+  }
   ring_walk w;
-  w.position = position;
+  w.slots = static_cast<std::uint16_t>(slots);
+  w.position = static_cast<std::uint16_t>(position);
   w.wrap = wrap;
-  std::uint16_t flags = head_flags;
-  detail::raw_descriptor d;
-  auto next_slot = [&]() __attribute__((always_inline)) -> bool {
-    if (!ring.read(w.position, d)) [[unlikely]] {
+  return w;
+}
+
+/// After a checked walk stopped with `error` at the descriptor in slot `slot` (its flags `flags`, `taken` slots so
+/// far, that one included): follows NEXT without checks to find the chain's end and buffer id, so that its slots
+/// are consumed and the id returned. Out of line: the rare path.
+[[nodiscard, gnu::noinline]] auto skip_rest(detail::descriptor_table ring, ring_shape shape, std::uint16_t start,
+                                            bool wrap, std::uint32_t slot, std::uint32_t taken, std::uint16_t flags,
+                                            std::uint16_t id, errc error) noexcept -> ring_walk {
+  while ((flags & desc_f_next) != 0 && taken < shape.size) {
+    slot = slot + 1 == shape.size ? 0 : slot + 1;
+    detail::raw_descriptor d;
+    if (!ring.read(slot, d)) {
+      ring_walk w = walk_result(shape, start, wrap, taken);
       w.readable = false;
-      return false;
+      return w;
     }
-    if (w.slots != 0) {
-      flags = d.word7;  // the head's flags are the value read with acquire
-    }
-    ++w.slots;
-    if (++w.position == shape.size) {
-      w.position = 0;
-      w.wrap = !w.wrap;
+    ++taken;
+    flags = d.word7;
+    id = d.word6;
+  }
+  ring_walk w = walk_result(shape, start, wrap, taken);
+  w.error = error;
+  if ((flags & desc_f_next) == 0) {
+    w.id = id;
+  }
+  return w;
+}
+
+/// Where a walk is in a ring read through its host pointer: the current slot's address, and the end of the run of
+/// slots it can take before the ring wraps (or before it is back at its start, size slots later): the two values
+/// fast_walk's loop needs, one comparison a slot. The others are for the two rare events, wrapping and the end.
+class direct_cursor {
+ public:
+  inline direct_cursor(const detail::descriptor_table& ring, ring_shape shape, std::uint16_t start) noexcept
+      : base_{ring.host()},
+        slot_{base_ + (std::size_t{start} * descriptor_size)},
+        run_end_{base_ + (std::size_t{shape.size} * descriptor_size)},
+        start_{start},
+        size_{shape.size} {}
+
+  /// Reads the current slot's descriptor (always readable: the ring lies in one region).
+  [[nodiscard, gnu::always_inline]] inline auto read(detail::raw_descriptor& d) const noexcept -> bool {
+    d = detail::descriptor_table::load(slot_);
+    return true;
+  }
+  /// Moves to the next slot; false when the walk has taken all size slots.
+  [[nodiscard, gnu::always_inline]] inline auto advance() noexcept -> bool {
+    slot_ += descriptor_size;
+    if (slot_ == run_end_) [[unlikely]] {
+      return wrap_around();
     }
     return true;
-  };
-  while (w.slots < shape.size && next_slot()) {
-    w.error = take_descriptor(b, d, flags, shape.indirect, shape.size);
-    if (w.error != errc{}) [[unlikely]] {
+  }
+  /// The current slot's index.
+  [[nodiscard]] inline auto slot() const noexcept -> std::uint32_t {
+    return static_cast<std::uint32_t>(static_cast<std::size_t>(slot_ - base_) / descriptor_size);
+  }
+  /// The slots taken, the current one included.
+  [[nodiscard]] inline auto taken() const noexcept -> std::uint32_t {
+    return (wrapped_ ? size_ - start_ + slot() : slot() - start_) + 1;
+  }
+  /// The current slot's host address, and the end of the current run (for fast_walk).
+  [[nodiscard]] inline auto address() const noexcept -> std::byte* { return slot_; }
+  [[nodiscard]] inline auto run_end() const noexcept -> std::byte* { return run_end_; }
+  /// Moves to `slot`, a slot of the current run (where fast_walk stopped).
+  inline void move_to(std::byte* slot) noexcept { slot_ = slot; }
+  static constexpr bool direct = true;
+
+ private:
+  inline auto wrap_around() noexcept -> bool {
+    if (wrapped_ || start_ == 0) {
+      return false;  // the run that ended was the last one: size slots taken
+    }
+    wrapped_ = true;
+    slot_ = base_;
+    run_end_ = base_ + (std::size_t{start_} * descriptor_size);
+    return true;
+  }
+
+  std::byte* base_;
+  std::byte* slot_;
+  std::byte* run_end_;
+  std::uint32_t start_;
+  std::uint32_t size_;
+  bool wrapped_ = false;
+};
+
+/// Where a walk is in a ring read through guest_memory (one that straddles regions): the slot index and the slots
+/// taken.
+class indexed_cursor {
+ public:
+  inline indexed_cursor(const detail::descriptor_table& ring, ring_shape shape, std::uint16_t start) noexcept
+      : ring_{&ring}, slot_{start}, size_{shape.size} {}
+
+  [[nodiscard]] inline auto read(detail::raw_descriptor& d) const noexcept -> bool { return ring_->read(slot_, d); }
+  [[nodiscard]] inline auto advance() noexcept -> bool {
+    if (taken_ == size_) {
+      return false;
+    }
+    slot_ = slot_ + 1 == size_ ? 0 : slot_ + 1;
+    ++taken_;
+    return true;
+  }
+  [[nodiscard]] inline auto slot() const noexcept -> std::uint32_t { return slot_; }
+  [[nodiscard]] inline auto taken() const noexcept -> std::uint32_t { return taken_; }
+  static constexpr bool direct = false;
+
+ private:
+  const detail::descriptor_table* ring_;
+  std::uint32_t slot_;
+  std::uint32_t size_;
+  std::uint32_t taken_ = 1;
+};
+
+/// Where a fast walk stopped: at `slot`, the chain's last descriptor (done, with its buffer id), a descriptor that
+/// is not the plain case, or the end of the run (slot == the run's end: the cursor wraps or the ring is used up).
+struct fast_stop {
+  std::byte* slot = nullptr;
+  bool done = false;
+  std::uint16_t id = 0;
+};
+
+/// The hot loop of a packed walk: takes consecutive slots from `slot` up to `run_end` while each is the plain case:
+/// not INDIRECT, and its buffer appended by build_state::try_add. Out of line and without calls, with the state
+/// copied in and out, so that all of it lives in registers.
+[[gnu::noinline]] auto fast_walk(std::byte* slot, std::byte* run_end, detail::build_state& state) noexcept
+    -> fast_stop {
+  detail::build_state s = state;
+  fast_stop stop;
+  for (;;) {
+    const detail::raw_descriptor d = detail::descriptor_table::load(slot);
+    const std::uint16_t flags = d.word7;
+    if ((flags & desc_f_indirect) != 0 || !s.try_add(d.addr, d.len, (flags & desc_f_write) != 0)) [[unlikely]] {
+      stop = {.slot = slot};
       break;
     }
     if ((flags & desc_f_next) == 0) {
+      stop = {.slot = slot, .done = true, .id = d.word6};
+      break;
+    }
+    slot += descriptor_size;
+    if (slot == run_end) [[unlikely]] {
+      stop = {.slot = slot};
+      break;
+    }
+  }
+  state = s;
+  return stop;
+}
+
+/// Walks the chain whose head is at `start` (its flags, read once with acquire, are `head_flags`) into `b`: at
+/// most size slots, since a chain that still has NEXT after the whole ring is a loop. The head, and whatever is not
+/// the plain case, take the checked path one descriptor at a time; with a direct ring the stretches of plain
+/// descriptors between go to fast_walk. The position and wrap counter after the chain are computed from the slots
+/// taken, at the end.
+template <class Cursor>
+[[gnu::always_inline]] inline auto walk_ring(const detail::descriptor_table& ring, detail::chain_builder& b,
+                                             ring_shape shape, std::uint16_t start, bool wrap, std::uint16_t head_flags)
+    -> ring_walk {
+  Cursor cursor{ring, shape, start};
+  std::uint16_t flags = head_flags;
+  detail::raw_descriptor d;
+  if (!cursor.read(d)) [[unlikely]] {
+    ring_walk w = walk_result(shape, start, wrap, 0);
+    w.readable = false;
+    return w;
+  }
+  for (;;) {
+    if (const errc e = take_descriptor(b, d, flags, shape.indirect, shape.size); e != errc{}) [[unlikely]] {
+      return skip_rest(ring, shape, start, wrap, cursor.slot(), cursor.taken(), flags, d.word6, e);
+    }
+    if ((flags & desc_f_next) == 0) {
+      ring_walk w = walk_result(shape, start, wrap, cursor.taken());
       w.id = d.word6;
       return w;
     }
+    for (;;) {
+      if (!cursor.advance()) [[unlikely]] {
+        return walk_result(shape, start, wrap, shape.size);  // NEXT after the whole ring: a loop, no end, no id
+      }
+      if constexpr (Cursor::direct) {
+        const fast_stop f = fast_walk(cursor.address(), cursor.run_end(), b.state());
+        if (f.slot == cursor.run_end()) [[unlikely]] {
+          cursor.move_to(f.slot - descriptor_size);  // the run's last slot, taken, with NEXT: advance past it
+          continue;
+        }
+        cursor.move_to(f.slot);
+        if (f.done) {
+          ring_walk w = walk_result(shape, start, wrap, cursor.taken());
+          w.id = f.id;
+          return w;
+        }
+      }
+      break;
+    }
+    if (!cursor.read(d)) [[unlikely]] {
+      ring_walk w = walk_result(shape, start, wrap, cursor.taken() - 1);
+      w.readable = false;
+      return w;
+    }
+    flags = d.word7;  // the head's flags are the value read with acquire
   }
-  if (w.error != errc{}) [[unlikely]] {
-    while ((flags & desc_f_next) != 0 && w.slots < shape.size && next_slot()) {
-    }
-    if (w.readable && (flags & desc_f_next) == 0) {
-      w.id = d.word6;
-    }
+}
+
+/// The walk of the chain at `start` into `chain`, which holds its buffers only when the walk succeeded (found no
+/// error and an id). Out of line: pop's registers and the walk's are kept apart.
+[[gnu::noinline]] auto walk_chain(const memory::guest_memory& memory, memory::guest_address ring_address,
+                                  ring_shape shape, std::uint16_t start, bool wrap, std::uint16_t head_flags,
+                                  descriptor_chain& chain) -> ring_walk {
+  const detail::descriptor_table ring{memory, ring_address, shape.size};
+  detail::chain_builder b{memory, chain, shape.size, ring.region()};
+  ring_walk w = ring.direct() ? walk_ring<direct_cursor>(ring, b, shape, start, wrap, head_flags)
+                              : walk_ring<indexed_cursor>(ring, b, shape, start, wrap, head_flags);
+  if (w.error == errc{} && w.id) [[likely]] {
+    w.error = b.finish();  // an error here still leaves the id to return, as one found by the walk
   }
   return w;
 }
@@ -182,9 +363,8 @@ auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& cha
   if (!is_available(*head_flags, avail_wrap_)) {
     return false;
   }
-  const detail::descriptor_table ring{memory, ring_, size_};
-  detail::chain_builder b{memory, chain, size_, ring.region()};
-  const ring_walk w = walk_ring(ring, b, {.size = size_, .indirect = indirect_}, next_avail_, avail_wrap_, *head_flags);
+  const ring_walk w =
+      walk_chain(memory, ring_, {.size = size_, .indirect = indirect_}, next_avail_, avail_wrap_, *head_flags, chain);
   if (!w.readable) [[unlikely]] {
     broken_ = true;
     chain.reset({});
@@ -222,7 +402,6 @@ auto packed_queue::pop(const memory::guest_memory& memory, descriptor_chain& cha
     }
     return drop(error);
   }
-  b.finish();
   chain.set_token({.id = *id, .slots = slots});
   detail::set_bit(in_flight_, *id);
   ++in_flight_count_;
@@ -236,13 +415,20 @@ auto packed_queue::add_used(const memory::guest_memory& memory, chain_token toke
       [[unlikely]] {
     return failure(errc::not_in_flight);
   }
-  const auto slot = at(ring_, descriptor_size * next_used_);
+  const std::uint64_t slot_offset = descriptor_size * next_used_;
   const std::uint16_t flags = used_wrap_ ? static_cast<std::uint16_t>(packed_desc_f_avail | packed_desc_f_used) : 0;
-  if (!memory.store<std::uint32_t>(at(slot, desc_len_offset), used_length, std::memory_order_relaxed) ||
-      !memory.store<std::uint16_t>(at(slot, desc_id_offset), token.id, std::memory_order_relaxed) ||
-      !memory.store<std::uint16_t>(at(slot, desc_flags_offset), flags, std::memory_order_release)) [[unlikely]] {
-    broken_ = true;
-    return failure(errc::ring_unreadable);
+  if (const detail::ring_area area{memory, ring_, descriptor_size * size_, true}; area.valid()) [[likely]] {
+    area.store<std::uint32_t>(slot_offset + desc_len_offset, used_length, std::memory_order_relaxed);
+    area.store<std::uint16_t>(slot_offset + desc_id_offset, token.id, std::memory_order_relaxed);
+    area.store<std::uint16_t>(slot_offset + desc_flags_offset, flags, std::memory_order_release);
+  } else {
+    const auto slot = at(ring_, slot_offset);
+    if (!memory.store<std::uint32_t>(at(slot, desc_len_offset), used_length, std::memory_order_relaxed) ||
+        !memory.store<std::uint16_t>(at(slot, desc_id_offset), token.id, std::memory_order_relaxed) ||
+        !memory.store<std::uint16_t>(at(slot, desc_flags_offset), flags, std::memory_order_release)) [[unlikely]] {
+      broken_ = true;
+      return failure(errc::ring_unreadable);
+    }
   }
   detail::clear_bit(in_flight_, token.id);
   --in_flight_count_;

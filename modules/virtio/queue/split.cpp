@@ -20,10 +20,53 @@ constexpr std::uint64_t ring_idx_offset = 2;
 constexpr std::uint64_t ring_entries_offset = 4;
 constexpr std::uint64_t used_element_size = 8;
 
+/// Where a fast walk stopped: the chain ended (done), or `index` is the descriptor the checked walk takes next (one
+/// that is not the plain case, or an index ≥ count that a NEXT named).
+struct fast_stop {
+  std::uint32_t index = 0;
+  bool done = false;
+};
+
+/// The hot loop of a split walk: follows NEXT from `index` through the `count` descriptors at `host` (a direct
+/// table) while each is the plain case: not INDIRECT, and its buffer appended by build_state::try_add. Out of line
+/// and without calls, with the state copied in and out, so that all of it lives in registers.
+[[gnu::noinline]] auto fast_walk(std::byte* host, std::uint32_t count, std::uint32_t index,
+                                 detail::build_state& state) noexcept -> fast_stop {
+  detail::build_state s = state;
+  fast_stop stop;
+  for (;;) {
+    const detail::raw_descriptor d = detail::descriptor_table::load(host + (std::size_t{index} * descriptor_size));
+    const std::uint16_t flags = d.word6;
+    if ((flags & desc_f_indirect) != 0 || !s.try_add(d.addr, d.len, (flags & desc_f_write) != 0)) [[unlikely]] {
+      stop = {.index = index, .done = false};
+      break;
+    }
+    if ((flags & desc_f_next) == 0) {
+      stop = {.index = index, .done = true};
+      break;
+    }
+    // No visited count: every descriptor visited was added, and the builder refuses the one after the limit-th
+    // (errc::chain_too_long, on the checked path), so a loop ends there.
+    index = d.word7;
+    if (index >= count) [[unlikely]] {
+      stop = {.index = index, .done = false};
+      break;
+    }
+  }
+  state = s;
+  return stop;
+}
+
+/// Walks the `count` descriptors of `table` from `index` (< count) into `b`, the checked way, one descriptor at a
+/// time, handing each stretch of plain descriptors to fast_walk when the table is Direct. Nested: an indirect
+/// table's walk (INDIRECT is refused there); otherwise the queue's table (INDIRECT allowed when `indirect`, without
+/// NEXT, and then the indirect table ends the chain).
+template <bool Direct, bool Nested>
+auto walk_table(const detail::descriptor_table& table, detail::chain_builder& b, std::uint32_t count,
+                std::uint32_t index, bool indirect, std::uint16_t queue_size) -> errc;
+
 /// Walks the indirect table of descriptor `d` into `b`: up to len / 16 descriptors linked by next from index 0.
-/// Inlined into the walk, like everything it does: `b` must stay in registers (see chain_builder).
-[[gnu::always_inline]] inline auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d,
-                                                 std::uint16_t queue_size) -> errc {
+auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
   if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
     return e;
   }
@@ -32,52 +75,40 @@ constexpr std::uint64_t used_element_size = 8;
   }
   const std::uint32_t count = d.len / descriptor_size;
   const detail::descriptor_table table{b.memory(), memory::guest_address{d.addr}, count};
-  std::uint32_t index = 0;
-  for (std::uint32_t visited = 1;; ++visited) {
-    detail::raw_descriptor entry;
-    if (!table.read(index, entry)) [[unlikely]] {
-      return errc::descriptor_out_of_memory;
-    }
-    const std::uint16_t flags = entry.word6;
-    if ((flags & desc_f_indirect) != 0) [[unlikely]] {
-      return errc::nested_indirect;
-    }
-    if (auto e = b.add(entry.addr, entry.len, (flags & desc_f_write) != 0); e != errc{}) [[unlikely]] {
-      return e;
-    }
-    if ((flags & desc_f_next) == 0) {
-      return errc{};
-    }
-    if (visited == count) [[unlikely]] {
-      return errc::chain_too_long;  // more links than entries: a loop inside the table
-    }
-    if (entry.word7 >= count) [[unlikely]] {
-      return errc::next_out_of_range;
-    }
-    index = entry.word7;
-  }
+  return table.direct() ? walk_table<true, true>(table, b, count, 0, false, queue_size)
+                        : walk_table<false, true>(table, b, count, 0, false, queue_size);
 }
 
-/// The walk of the chain that starts at descriptor `head` (< size) of `table` into `b`. Direct: the table was found
-/// readable through its host pointer (the common case gets a loop without the other path's test and registers).
-template <bool Direct>
-[[gnu::always_inline]] inline auto walk_descriptors(const detail::descriptor_table& table, detail::chain_builder& b,
-                                                    std::uint16_t size, bool indirect, std::uint16_t head) -> errc {
-  std::uint32_t index = head;
+template <bool Direct, bool Nested>
+auto walk_table(const detail::descriptor_table& table, detail::chain_builder& b, std::uint32_t count,
+                std::uint32_t index, bool indirect, std::uint16_t queue_size) -> errc {
   for (;;) {
+    if constexpr (Direct) {
+      const fast_stop f = fast_walk(table.host(), count, index, b.state());
+      if (f.done) {
+        return errc{};
+      }
+      if (f.index >= count) [[unlikely]] {
+        return errc::next_out_of_range;
+      }
+      index = f.index;
+    }
     detail::raw_descriptor d;
     if (!table.read<Direct>(index, d)) [[unlikely]] {
-      return errc::ring_unreadable;
+      return Nested ? errc::descriptor_out_of_memory : errc::ring_unreadable;
     }
     const std::uint16_t flags = d.word6;
     if ((flags & desc_f_indirect) != 0) {
+      if (Nested) [[unlikely]] {
+        return errc::nested_indirect;
+      }
       if (!indirect) [[unlikely]] {
         return errc::indirect_not_negotiated;
       }
       if ((flags & desc_f_next) != 0) [[unlikely]] {
         return errc::indirect_with_next;
       }
-      return walk_indirect(b, d, size);  // an indirect descriptor ends the chain (it has no NEXT)
+      return walk_indirect(b, d, queue_size);  // an indirect descriptor ends the chain (it has no NEXT)
     }
     if (auto e = b.add(d.addr, d.len, (flags & desc_f_write) != 0); e != errc{}) [[unlikely]] {
       return e;
@@ -85,10 +116,8 @@ template <bool Direct>
     if ((flags & desc_f_next) == 0) {
       return errc{};
     }
-    // No visited count: every descriptor visited was added, and the builder refuses the one after the size-th
-    // (errc::chain_too_long), so a loop ends there. A chain of size distinct descriptors that still has NEXT revisits
-    // one.
-    if (d.word7 >= size) [[unlikely]] {
+    // No visited count (see fast_walk): the builder's limit ends a loop, inside an indirect table too.
+    if (d.word7 >= count) [[unlikely]] {
       return errc::next_out_of_range;
     }
     index = d.word7;
@@ -101,12 +130,12 @@ auto walk_chain(const memory::guest_memory& memory, memory::guest_address table_
                 bool indirect, std::uint16_t head, descriptor_chain& chain) -> errc {
   const detail::descriptor_table table{memory, table_address, size};
   detail::chain_builder b{memory, chain, size, table.region()};
-  const errc e = table.direct() ? walk_descriptors<true>(table, b, size, indirect, head)
-                                : walk_descriptors<false>(table, b, size, indirect, head);
-  if (e == errc{}) [[likely]] {
-    b.finish();
+  const errc e = table.direct() ? walk_table<true, false>(table, b, size, head, indirect, size)
+                                : walk_table<false, false>(table, b, size, head, indirect, size);
+  if (e != errc{}) [[unlikely]] {
+    return e;
   }
-  return e;
+  return b.finish();
 }
 
 }  // namespace
@@ -142,7 +171,15 @@ auto split_queue::pop(const memory::guest_memory& memory, descriptor_chain& chai
   if (broken_) [[unlikely]] {
     return failure(errc::queue_broken);
   }
-  const auto avail_idx = memory.load<std::uint16_t>(at(avail_ring_, ring_idx_offset), std::memory_order_acquire);
+  // The available ring in one region (the usual case) is read through one lookup; otherwise field by field,
+  // through guest_memory, which reports an unreadable ring.
+  const detail::ring_area avail{memory, avail_ring_, avail_ring_bytes(size_), false};
+  std::optional<std::uint16_t> avail_idx;
+  if (avail.valid()) [[likely]] {
+    avail_idx = avail.load<std::uint16_t>(ring_idx_offset, std::memory_order_acquire);
+  } else if (auto i = memory.load<std::uint16_t>(at(avail_ring_, ring_idx_offset), std::memory_order_acquire)) {
+    avail_idx = *i;
+  }
   if (!avail_idx) [[unlikely]] {
     broken_ = true;
     return failure(errc::ring_unreadable);
@@ -155,9 +192,13 @@ auto split_queue::pop(const memory::guest_memory& memory, descriptor_chain& chai
     broken_ = true;
     return failure(errc::queue_broken);
   }
-  const auto slot = static_cast<std::uint64_t>(next_avail_ & (size_ - 1U));
-  const auto head =
-      memory.load<std::uint16_t>(at(avail_ring_, ring_entries_offset + (2 * slot)), std::memory_order_relaxed);
+  const std::uint64_t head_offset = ring_entries_offset + (2 * static_cast<std::uint64_t>(next_avail_ & (size_ - 1U)));
+  std::optional<std::uint16_t> head;
+  if (avail.valid()) [[likely]] {
+    head = avail.load<std::uint16_t>(head_offset, std::memory_order_relaxed);
+  } else if (auto h = memory.load<std::uint16_t>(at(avail_ring_, head_offset), std::memory_order_relaxed)) {
+    head = *h;
+  }
   if (!head) [[unlikely]] {
     broken_ = true;
     return failure(errc::ring_unreadable);
@@ -212,13 +253,20 @@ auto split_queue::add_used(const memory::guest_memory& memory, chain_token token
     return failure(errc::not_in_flight);
   }
   const std::uint16_t used = next_used_;
-  const auto element = at(used_ring_, ring_entries_offset + (used_element_size * (used & (size_ - 1U))));
-  if (!memory.store<std::uint32_t>(element, token.id, std::memory_order_relaxed) ||
-      !memory.store<std::uint32_t>(at(element, 4), used_length, std::memory_order_relaxed) ||
-      !memory.store<std::uint16_t>(at(used_ring_, ring_idx_offset), static_cast<std::uint16_t>(used + 1U),
-                                   std::memory_order_release)) [[unlikely]] {
-    broken_ = true;
-    return failure(errc::ring_unreadable);
+  const std::uint64_t element_offset = ring_entries_offset + (used_element_size * (used & (size_ - 1U)));
+  if (const detail::ring_area area{memory, used_ring_, used_ring_bytes(size_), true}; area.valid()) [[likely]] {
+    area.store<std::uint32_t>(element_offset, token.id, std::memory_order_relaxed);
+    area.store<std::uint32_t>(element_offset + 4, used_length, std::memory_order_relaxed);
+    area.store<std::uint16_t>(ring_idx_offset, static_cast<std::uint16_t>(used + 1U), std::memory_order_release);
+  } else {
+    const auto element = at(used_ring_, element_offset);
+    if (!memory.store<std::uint32_t>(element, token.id, std::memory_order_relaxed) ||
+        !memory.store<std::uint32_t>(at(element, 4), used_length, std::memory_order_relaxed) ||
+        !memory.store<std::uint16_t>(at(used_ring_, ring_idx_offset), static_cast<std::uint16_t>(used + 1U),
+                                     std::memory_order_release)) [[unlikely]] {
+      broken_ = true;
+      return failure(errc::ring_unreadable);
+    }
   }
   detail::clear_bit(in_flight_, token.id);
   --in_flight_count_;

@@ -67,23 +67,30 @@ class descriptor_table {
   /// The region the table starts in (another region when the start is unmapped): the first guess for its buffers.
   [[nodiscard]] inline auto region() const noexcept -> region_bounds { return region_; }
 
+  /// The host address of entry 0 when direct(), else null.
+  [[nodiscard]] inline auto host() const noexcept -> std::byte* { return host_; }
+
+  /// The entry at `p`, the host address of an entry of a direct() table.
+  [[nodiscard, gnu::always_inline]] static inline auto load(std::byte* p) noexcept -> raw_descriptor {
+    // SAFETY: p and p + 8 are 8-byte aligned (base is, region hosts are page-aligned) and inside the region's live
+    // mapping (checked in the constructor; the caller holds the guest_memory snapshot). atomic_ref makes each load
+    // one instruction, free of data races with the guest writing the table meanwhile.
+    const std::uint64_t lo =
+        std::atomic_ref<std::uint64_t>{*reinterpret_cast<std::uint64_t*>(p)}.load(std::memory_order_relaxed);
+    const std::uint64_t hi =
+        std::atomic_ref<std::uint64_t>{*reinterpret_cast<std::uint64_t*>(p + 8)}.load(std::memory_order_relaxed);
+    return {.addr = lo,
+            .len = static_cast<std::uint32_t>(hi),
+            .word6 = static_cast<std::uint16_t>(hi >> 32U),
+            .word7 = static_cast<std::uint16_t>(hi >> 48U)};
+  }
+
   /// Reads descriptor `i` (< count) into `out`; false when it is not in guest memory. With Direct (for a caller that
   /// checked direct() once, outside its loop) only the host-pointer path is compiled.
   template <bool Direct = false>
   [[nodiscard, gnu::always_inline]] inline auto read(std::uint32_t i, raw_descriptor& out) const noexcept -> bool {
     if (Direct || host_ != nullptr) [[likely]] {
-      std::byte* p = host_ + (std::size_t{i} * descriptor_size);
-      // SAFETY: p and p + 8 are 8-byte aligned (base is, region hosts are page-aligned) and inside the region's
-      // live mapping (checked in the constructor; the caller holds the guest_memory snapshot). atomic_ref makes
-      // each load one instruction, free of data races with the guest writing the table meanwhile.
-      const std::uint64_t lo =
-          std::atomic_ref<std::uint64_t>{*reinterpret_cast<std::uint64_t*>(p)}.load(std::memory_order_relaxed);
-      const std::uint64_t hi =
-          std::atomic_ref<std::uint64_t>{*reinterpret_cast<std::uint64_t*>(p + 8)}.load(std::memory_order_relaxed);
-      out = {.addr = lo,
-             .len = static_cast<std::uint32_t>(hi),
-             .word6 = static_cast<std::uint16_t>(hi >> 32U),
-             .word7 = static_cast<std::uint16_t>(hi >> 48U)};
+      out = load(host_ + (std::size_t{i} * descriptor_size));
       return true;
     }
     const std::optional<raw_descriptor> d = read_slow(*memory_, base_, i);
@@ -106,13 +113,36 @@ class descriptor_table {
   region_bounds region_;
 };
 
-/// Checks buffers and writes them into a chain's storage: direction order, the chain's length limit, and guest
-/// memory bounds. The counts are kept here, in registers, and published to the chain once, by finish(); until then
-/// the chain stays as reset made it (so a walk that fails leaves it empty).
+/// The part of a chain builder's state that a fast walk (fast_walk in split.cpp and packed.cpp) works on: where the
+/// next buffer goes, the end of the usable storage, and the cached region.
+struct build_state {
+  descriptor* next = nullptr;
+  descriptor* end = nullptr;  // min(limit, the storage's capacity) entries from the storage's start
+  region_bounds cache;
+
+  /// Appends a buffer when that is the plain case — room without growing, inside the cached region — and returns
+  /// true; otherwise changes nothing and returns false (the caller then takes the buffer through chain_builder::add).
+  [[nodiscard, gnu::always_inline]] inline auto try_add(std::uint64_t addr, std::uint32_t len, bool writable) noexcept
+      -> bool {
+    if (next == end || !cache.holds(addr, len)) [[unlikely]] {
+      return false;
+    }
+    // SAFETY: next < end ≤ the end of the chain's storage, which nothing else touches during the walk.
+    *next = {.address = memory::guest_address{addr}, .length = len, .writable = writable};
+    ++next;
+    return true;
+  }
+};
+
+/// Checks buffers and writes them into a chain's storage: the chain's length limit and guest memory bounds as each
+/// is added, direction order when the walk ends (finish). The count is published to the chain once, by finish();
+/// until then the chain stays as reset made it (so a walk that fails leaves it empty).
 ///
-/// The builder is the state of the hot loop of every pop: it must never have its address taken by a call that is
-/// not inlined (hence the static, by-value slow paths), or clang keeps all of it in memory and reloads it after
-/// every store to the chain (measured: 12 ns a descriptor instead of 4, benches/virtio/queue/chain_bench.cpp).
+/// A walk's hot loop is a function of its own (fast_walk), without calls, that takes the plain descriptors through
+/// build_state::try_add with all its state in registers; whatever is not plain (an indirect table, a buffer outside
+/// the cached region, growing the storage, an error to report) it hands back to a walk through add(), one
+/// descriptor at a time. Measured before: one loop with the slow paths inlined or called from it kept most of its
+/// state on the stack (clang's register allocator), 50–55 instructions a descriptor.
 class chain_builder {
  public:
   /// Builds into `chain` (already reset), at most `limit` buffers; `guess` is the region to try first.
@@ -120,64 +150,73 @@ class chain_builder {
                        region_bounds guess) noexcept
       : memory_{&memory},
         chain_{&chain},
-        out_{chain.storage_.data()},
         limit_{limit},
-        stop_{static_cast<std::uint32_t>(std::min<std::size_t>(chain.storage_.size(), limit))},
-        cache_{guess} {}
+        state_{.next = chain.storage_.data(),
+               .end = chain.storage_.data() + std::min<std::size_t>(chain.storage_.size(), limit),
+               .cache = guess} {}
 
   /// Whether [addr, addr + len) lies in guest memory (an empty range always does; one that wraps never does).
-  [[nodiscard, gnu::always_inline]] inline auto contains(std::uint64_t addr, std::uint64_t len) noexcept -> bool {
-    if (len == 0 || cache_.holds(addr, len)) [[likely]] {
+  [[nodiscard]] inline auto contains(std::uint64_t addr, std::uint64_t len) noexcept -> bool {
+    // An empty range fails holds() (len - 1 wraps) unless the region spans all of 2^64, and is told apart here.
+    if (state_.cache.holds(addr, len) || len == 0) {
       return true;
     }
     const region_lookup found = lookup(*memory_, addr, len);
     if (found.found) {
-      cache_ = found.region;
+      state_.cache = found.region;
     }
     return found.inside;
   }
 
-  /// Appends a buffer, or returns why it cannot be: errc::readable_after_writable, errc::chain_too_long,
-  /// errc::descriptor_out_of_memory. errc{} on success.
-  [[nodiscard, gnu::always_inline]] inline auto add(std::uint64_t addr, std::uint32_t len, bool writable) -> errc {
-    if (!writable && readable_count_ != count_) [[unlikely]] {
-      return errc::readable_after_writable;
-    }
-    if (count_ == stop_) [[unlikely]] {
-      // One comparison on the hot path for two limits: the chain's length limit and the storage's capacity.
-      if (count_ == limit_) {
+  /// Appends a buffer, or returns why it cannot be: errc::chain_too_long, errc::descriptor_out_of_memory. errc{}
+  /// on success.
+  [[nodiscard]] inline auto add(std::uint64_t addr, std::uint32_t len, bool writable) -> errc {
+    if (state_.next == state_.end) {
+      // One comparison for two limits: the chain's length limit and the storage's capacity.
+      const auto count = static_cast<std::size_t>(state_.next - chain_->storage_.data());
+      if (count == limit_) {
         return errc::chain_too_long;
       }
-      const storage s = grow(*chain_, count_ + 1);
-      out_ = s.data;
-      stop_ = static_cast<std::uint32_t>(std::min<std::size_t>(s.capacity, limit_));
+      const storage s = grow(*chain_, count + 1);
+      state_.next = s.data + count;
+      state_.end = s.data + std::min<std::size_t>(s.capacity, limit_);
     }
-    if (!contains(addr, len)) [[unlikely]] {
+    if (!contains(addr, len)) {
       return errc::descriptor_out_of_memory;
     }
-    // SAFETY: count_ < stop_ ≤ the size of the chain's storage, which nothing else touches during the walk.
-    out_[count_] = {.address = memory::guest_address{addr}, .length = len, .writable = writable};
-    ++count_;
-    readable_count_ += writable ? 0U : 1U;
+    // SAFETY: next < end ≤ the end of the chain's storage, which nothing else touches during the walk.
+    *state_.next = {.address = memory::guest_address{addr}, .length = len, .writable = writable};
+    ++state_.next;
     return errc{};
   }
 
-  /// Publishes the buffers added as the chain's: the end of a walk that succeeded.
-  /// The byte sums are taken here, in a pass of their own, rather than per buffer in the walk: the walk's loop has
-  /// more live values than x86-64 has registers, and two more sums made it spill.
-  [[gnu::always_inline]] inline void finish() noexcept {
+  /// The state a fast walk works on.
+  [[nodiscard]] inline auto state() noexcept -> build_state& { return state_; }
+
+  /// The end of a walk that found no other error: checks that no readable buffer follows a writable one
+  /// (errc::readable_after_writable, the chain left empty) and publishes the buffers added as the chain's.
+  /// The direction rule and the byte sums are a pass of their own rather than a test per buffer in the walk.
+  [[nodiscard, gnu::always_inline]] inline auto finish() noexcept -> errc {
+    const descriptor* const base = chain_->storage_.data();
+    const descriptor* const end = state_.next;
     std::uint64_t readable_bytes = 0;
     std::uint64_t writable_bytes = 0;
-    for (std::uint32_t i = 0; i < readable_count_; ++i) {
-      readable_bytes += out_[i].length;
+    const descriptor* d = base;
+    for (; d != end && !d->writable; ++d) {
+      readable_bytes += d->length;
     }
-    for (std::uint32_t i = readable_count_; i < count_; ++i) {
-      writable_bytes += out_[i].length;
+    const descriptor* const readable_end = d;
+    for (; d != end; ++d) {
+      if (!d->writable) [[unlikely]] {
+        return errc::readable_after_writable;
+      }
+      writable_bytes += d->length;
     }
-    chain_->size_ = count_;
-    chain_->readable_count_ = readable_count_;
+    chain_->size_ = static_cast<std::size_t>(end - base);
+    chain_->readable_count_ = static_cast<std::size_t>(readable_end - base);
     chain_->readable_bytes_ = readable_bytes;
     chain_->writable_bytes_ = writable_bytes;
+    return errc{};
   }
 
   [[nodiscard]] inline auto memory() const noexcept -> const memory::guest_memory& { return *memory_; }
@@ -201,12 +240,8 @@ class chain_builder {
 
   const memory::guest_memory* memory_;
   descriptor_chain* chain_;
-  descriptor* out_;
   std::uint32_t limit_;
-  std::uint32_t stop_;  // min(limit_, the storage's capacity)
-  std::uint32_t count_ = 0;
-  std::uint32_t readable_count_ = 0;
-  region_bounds cache_;
+  build_state state_;
 };
 
 /// The checks on an indirect descriptor's table length: errc::bad_indirect_table unless it is a nonzero multiple of
@@ -228,6 +263,54 @@ inline void set_bit(std::vector<std::uint64_t>& bits, std::uint16_t i) noexcept 
 inline void clear_bit(std::vector<std::uint64_t>& bits, std::uint16_t i) noexcept {
   bits[i / 64U] &= ~(std::uint64_t{1} << (i % 64U));
 }
+
+/// A ring area (an available or used ring, a packed ring) that lies in one region, for pop and add_used to read
+/// and write with plain atomic accesses: one region lookup a call instead of one per field. Not valid (host null)
+/// when the area is not in one region (one that is writable, when `write`); the caller then goes through
+/// guest_memory::load and store, which report why.
+class ring_area {
+ public:
+  inline ring_area(const memory::guest_memory& memory, memory::guest_address start, std::uint64_t bytes,
+                   bool write) noexcept {
+    const memory::guest_region* r = memory.find_region(start);
+    if (r == nullptr || (write && r->read_only())) {
+      return;
+    }
+    const std::uint64_t offset = start.raw() - r->start().raw();
+    if (bytes > r->size() - offset) {
+      return;
+    }
+    host_ = r->host_address() + offset;
+    bitmap_ = r->bitmap();
+    offset_ = offset;
+  }
+
+  [[nodiscard]] inline auto valid() const noexcept -> bool { return host_ != nullptr; }
+
+  /// The T at `at` bytes into the area (inside it, aligned to sizeof(T)), loaded with `order`.
+  template <class T>
+  [[nodiscard]] inline auto load(std::uint64_t at, std::memory_order order) const noexcept -> T {
+    // SAFETY: as store.
+    return std::atomic_ref<T>{*reinterpret_cast<T*>(host_ + at)}.load(order);
+  }
+
+  /// Stores `value` at `at` bytes into the area (inside it, aligned to sizeof(T): the caller's layout guarantees
+  /// both) with `order`, and marks it dirty. Only for an area made with `write`.
+  template <class T>
+  inline void store(std::uint64_t at, T value, std::memory_order order) const noexcept {
+    // SAFETY: host_ + at is inside the region's live mapping (the constructor checked the area's extent; the caller
+    // holds the guest_memory snapshot) and aligned for T (region hosts are page-aligned).
+    std::atomic_ref<T>{*reinterpret_cast<T*>(host_ + at)}.store(value, order);
+    if (bitmap_ != nullptr) {
+      bitmap_->mark(offset_ + at, sizeof(T));
+    }
+  }
+
+ private:
+  std::byte* host_ = nullptr;
+  memory::dirty_bitmap* bitmap_ = nullptr;
+  std::uint64_t offset_ = 0;  // of the area in its region
+};
 
 /// guest + offset for an offset the caller knows stays inside an area create checked (no overflow possible).
 [[nodiscard]] inline auto at(memory::guest_address base, std::uint64_t offset) noexcept -> memory::guest_address {
