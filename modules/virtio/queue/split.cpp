@@ -33,52 +33,81 @@ struct fast_stop {
 [[gnu::noinline]] auto fast_walk(std::byte* host, std::uint32_t count, std::uint32_t index,
                                  detail::build_state& state) noexcept -> fast_stop {
   detail::build_state s = state;
-  fast_stop stop;
+  // Byte offsets into the table rather than indices: the next descriptor's address is one shift and mask of the
+  // loaded word away, the shortest dependency from one descriptor's load to the next.
+  const std::uint64_t end = std::uint64_t{count} * descriptor_size;
+  std::uint64_t at = std::uint64_t{index} * descriptor_size;
+  bool done = false;
   for (;;) {
-    const detail::raw_descriptor d = detail::descriptor_table::load(host + (std::size_t{index} * descriptor_size));
+    const detail::raw_descriptor d = detail::descriptor_table::load(host + at);
     const std::uint16_t flags = d.word6;
     if ((flags & desc_f_indirect) != 0 || !s.try_add(d.addr, d.len, (flags & desc_f_write) != 0)) [[unlikely]] {
-      stop = {.index = index, .done = false};
       break;
     }
     if ((flags & desc_f_next) == 0) {
-      stop = {.index = index, .done = true};
+      done = true;
       break;
     }
     // No visited count: every descriptor visited was added, and the builder refuses the one after the limit-th
     // (errc::chain_too_long, on the checked path), so a loop ends there.
-    index = d.word7;
-    if (index >= count) [[unlikely]] {
-      stop = {.index = index, .done = false};
+    at = std::uint64_t{d.word7} * descriptor_size;
+    if (at >= end) [[unlikely]] {
       break;
     }
   }
   state = s;
-  return stop;
+  return {.index = static_cast<std::uint32_t>(at / descriptor_size), .done = done};
 }
 
-/// Walks the `count` descriptors of `table` from `index` (< count) into `b`, the checked way, one descriptor at a
-/// time, handing each stretch of plain descriptors to fast_walk when the table is Direct. Nested: an indirect
-/// table's walk (INDIRECT is refused there); otherwise the queue's table (INDIRECT allowed when `indirect`, without
-/// NEXT, and then the indirect table ends the chain).
+auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc;
+
+/// What the checked path made of one descriptor: its error, or whether it ended the chain, or the next index.
+struct step {
+  errc error{};
+  bool done = false;
+  std::uint32_t next = 0;
+};
+
+/// Descriptor `index` (< count) of `table`, the checked way. Nested: an entry of an indirect table (INDIRECT is
+/// refused there); otherwise of the queue's table (INDIRECT allowed when `indirect`, without NEXT, and then the
+/// indirect table ends the chain).
 template <bool Direct, bool Nested>
-auto walk_table(const detail::descriptor_table& table, detail::chain_builder& b, std::uint32_t count,
-                std::uint32_t index, bool indirect, std::uint16_t queue_size) -> errc;
-
-/// Walks the indirect table of descriptor `d` into `b`: up to len / 16 descriptors linked by next from index 0.
-auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
-  if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
-    return e;
+auto checked_step(const detail::descriptor_table& table, detail::chain_builder& b, std::uint32_t count,
+                  std::uint32_t index, bool indirect, std::uint16_t queue_size) -> step {
+  detail::raw_descriptor d;
+  if (!table.read<Direct>(index, d)) [[unlikely]] {
+    return {.error = Nested ? errc::descriptor_out_of_memory : errc::ring_unreadable};
   }
-  if (!b.contains(d.addr, d.len)) {
-    return errc::descriptor_out_of_memory;
+  const std::uint16_t flags = d.word6;
+  if ((flags & desc_f_indirect) != 0) {
+    if constexpr (Nested) {
+      return {.error = errc::nested_indirect};
+    } else {
+      if (!indirect) [[unlikely]] {
+        return {.error = errc::indirect_not_negotiated};
+      }
+      if ((flags & desc_f_next) != 0) [[unlikely]] {
+        return {.error = errc::indirect_with_next};
+      }
+      // An indirect descriptor ends the chain (it has no NEXT).
+      return {.error = walk_indirect(b, d, queue_size), .done = true};
+    }
   }
-  const std::uint32_t count = d.len / descriptor_size;
-  const detail::descriptor_table table{b.memory(), memory::guest_address{d.addr}, count};
-  return table.direct() ? walk_table<true, true>(table, b, count, 0, false, queue_size)
-                        : walk_table<false, true>(table, b, count, 0, false, queue_size);
+  if (auto e = b.add(d.addr, d.len, (flags & desc_f_write) != 0); e != errc{}) [[unlikely]] {
+    return {.error = e};
+  }
+  if ((flags & desc_f_next) == 0) {
+    return {.done = true};
+  }
+  // No visited count (see fast_walk): the builder's limit ends a loop, inside an indirect table too.
+  if (d.word7 >= count) [[unlikely]] {
+    return {.error = errc::next_out_of_range};
+  }
+  return {.next = d.word7};
 }
 
+/// Walks the `count` descriptors of `table` from `index` (< count) into `b`: the stretches of plain descriptors
+/// through fast_walk when the table is Direct, every other descriptor through checked_step.
 template <bool Direct, bool Nested>
 auto walk_table(const detail::descriptor_table& table, detail::chain_builder& b, std::uint32_t count,
                 std::uint32_t index, bool indirect, std::uint16_t queue_size) -> errc {
@@ -93,35 +122,26 @@ auto walk_table(const detail::descriptor_table& table, detail::chain_builder& b,
       }
       index = f.index;
     }
-    detail::raw_descriptor d;
-    if (!table.read<Direct>(index, d)) [[unlikely]] {
-      return Nested ? errc::descriptor_out_of_memory : errc::ring_unreadable;
+    const step s = checked_step<Direct, Nested>(table, b, count, index, indirect, queue_size);
+    if (s.error != errc{} || s.done) {
+      return s.error;
     }
-    const std::uint16_t flags = d.word6;
-    if ((flags & desc_f_indirect) != 0) {
-      if (Nested) [[unlikely]] {
-        return errc::nested_indirect;
-      }
-      if (!indirect) [[unlikely]] {
-        return errc::indirect_not_negotiated;
-      }
-      if ((flags & desc_f_next) != 0) [[unlikely]] {
-        return errc::indirect_with_next;
-      }
-      return walk_indirect(b, d, queue_size);  // an indirect descriptor ends the chain (it has no NEXT)
-    }
-    if (auto e = b.add(d.addr, d.len, (flags & desc_f_write) != 0); e != errc{}) [[unlikely]] {
-      return e;
-    }
-    if ((flags & desc_f_next) == 0) {
-      return errc{};
-    }
-    // No visited count (see fast_walk): the builder's limit ends a loop, inside an indirect table too.
-    if (d.word7 >= count) [[unlikely]] {
-      return errc::next_out_of_range;
-    }
-    index = d.word7;
+    index = s.next;
   }
+}
+
+/// Walks the indirect table of descriptor `d` into `b`: up to len / 16 descriptors linked by next from index 0.
+auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc {
+  if (auto e = detail::check_indirect_length(d.len, queue_size); e != errc{}) {
+    return e;
+  }
+  if (!b.contains(d.addr, d.len)) {
+    return errc::descriptor_out_of_memory;
+  }
+  const std::uint32_t count = d.len / descriptor_size;
+  const detail::descriptor_table table{b.memory(), memory::guest_address{d.addr}, count};
+  return table.direct() ? walk_table<true, true>(table, b, count, 0, false, queue_size)
+                        : walk_table<false, true>(table, b, count, 0, false, queue_size);
 }
 
 /// Walks the chain that starts at descriptor `head` (< size) of the table at `table_address` into `chain`, which
