@@ -117,6 +117,7 @@ auto block_device::activate(device::activation a) -> vmm::result<void> {
     p.write_zeroes = p.write_zeroes && queue::has_feature(a.features, feature::write_zeroes);
     engine_.set_policy(p);
     engine_.abandon();  // a second activation without a reset: the old queue's requests are not the new one's
+    chain_.reserve(queue::longest_chain(a.queues));  // pop never allocates from here on
     activation_.emplace(std::move(a));
     queues_used_ = used;
   }

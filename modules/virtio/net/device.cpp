@@ -113,6 +113,8 @@ auto net_device::activate(device::activation a) -> vmm::result<void> {
   }
   features_ = a.features;
   interrupt_ = a.interrupt;
+  chain_.reserve(queue::longest_chain(a.queues));     // pop never allocates from here on
+  rx_first_.reserve(queue::longest_chain(a.queues));  // nor does keeping a frame's first chain (a copy of its buffers)
   active_.emplace(std::move(a));
   rx_length_ = 0;
   rx_offset_ = 0;

@@ -37,6 +37,34 @@ struct chain_token {
 /// allocates only while its chains grow.
 class descriptor_chain {
  public:
+  descriptor_chain() = default;
+  /// Copies the buffers (not the spare storage: a chain reserved for a queue of 1024 holds 16 KiB).
+  descriptor_chain(const descriptor_chain& other)
+      : storage_(other.storage_.begin(), other.storage_.begin() + static_cast<std::ptrdiff_t>(other.size_)),
+        size_{other.size_},
+        readable_count_{other.readable_count_},
+        readable_bytes_{other.readable_bytes_},
+        writable_bytes_{other.writable_bytes_},
+        token_{other.token_} {}
+  /// Copies the buffers into this chain's storage, which grows only when it is too small.
+  auto operator=(const descriptor_chain& other) -> descriptor_chain& {
+    if (this != &other) {
+      if (storage_.size() < other.size_) {
+        storage_.resize(other.size_);
+      }
+      std::copy_n(other.storage_.begin(), other.size_, storage_.begin());
+      size_ = other.size_;
+      readable_count_ = other.readable_count_;
+      readable_bytes_ = other.readable_bytes_;
+      writable_bytes_ = other.writable_bytes_;
+      token_ = other.token_;
+    }
+    return *this;
+  }
+  descriptor_chain(descriptor_chain&&) noexcept = default;
+  auto operator=(descriptor_chain&&) noexcept -> descriptor_chain& = default;
+  ~descriptor_chain() = default;
+
   /// The token to hand back to add_used.
   [[nodiscard]] inline auto token() const noexcept -> chain_token { return token_; }
   /// The device-readable buffers, in chain order.
@@ -64,6 +92,16 @@ class descriptor_chain {
     readable_bytes_ = 0;
     writable_bytes_ = 0;
   }
+  /// Makes room for `n` buffers up front, keeping those stored. A chain is never longer than its queue, so a device
+  /// that reserves the longest of its queues' sizes when it is activated never allocates in pop afterwards (and its
+  /// first pops take the walk's fast path). Throws what std::vector does.
+  inline void reserve(std::size_t n) {
+    if (n > storage_.size()) {
+      storage_.resize(n);
+    }
+  }
+  /// How many buffers the chain holds without allocating.
+  [[nodiscard]] inline auto capacity() const noexcept -> std::size_t { return storage_.size(); }
   /// Replaces the token and keeps the buffers: for a packed queue, which learns a chain's buffer id from its last
   /// descriptor, after the buffers were appended.
   inline void set_token(chain_token token) noexcept { token_ = token; }

@@ -73,4 +73,13 @@ class virtqueue {
   std::variant<split_queue, packed_queue> queue_;
 };
 
+/// The longest chain any of `queues` can hand out (the largest size): what a device's descriptor_chain reserves.
+[[nodiscard]] inline auto longest_chain(std::span<const virtqueue> queues) noexcept -> std::size_t {
+  std::size_t n = 0;
+  for (const virtqueue& q : queues) {
+    n = std::max<std::size_t>(n, q.size());
+  }
+  return n;
+}
+
 }  // namespace vmm::virtio::queue

@@ -100,6 +100,7 @@ auto rng_device::activate(device::activation a) -> vmm::result<void> {
   if (active_) {
     return vmm::failure(errc::already_active);
   }
+  chain_.reserve(queue::longest_chain(a.queues));  // pop never allocates from here on
   active_.emplace(std::move(a));
   if (auto w = state_event_.write(); !w) {
     active_.reset();

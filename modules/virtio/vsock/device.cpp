@@ -51,6 +51,7 @@ auto vsock_device::activate(device::activation a) -> vmm::result<void> {
   const std::scoped_lock lock{mutex_};
   memory_ = a.memory->memory();
   muxer_->set_seqpacket((a.features & (1ULL << feature::seqpacket)) != 0);
+  chain_.reserve(queue::longest_chain(a.queues));  // pop never allocates from here on
   active_ = std::make_unique<device::activation>(std::move(a));
   return {};
 }

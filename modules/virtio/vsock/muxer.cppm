@@ -115,12 +115,14 @@ class muxer {
     sys::event_set registered = sys::event_set::none;
     bool queued = false;
     connection_state timed = connection_state::established;  // the state its deadline is for (none: established)
+    // NOLINTNEXTLINE(readability-redundant-member-init): lets designated initializers omit it (clang warns otherwise)
     clock::time_point deadline{};
   };
   struct handshake {
     sys::unique_fd socket;
     sys::socket_kind kind = sys::socket_kind::stream;
     std::string line;
+    // NOLINTNEXTLINE(readability-redundant-member-init): lets designated initializers omit it (clang warns otherwise)
     clock::time_point deadline{};
   };
 

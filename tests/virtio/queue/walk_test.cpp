@@ -418,3 +418,93 @@ BOOST_AUTO_TEST_CASE(packed_add_used_marks_the_ring_page) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(chain_storage)
+
+BOOST_AUTO_TEST_CASE(a_chain_reserved_for_the_queue_size_never_grows) {
+  split_rig rig;
+  rig.chain.reserve(queue_size);
+  BOOST_TEST(rig.chain.capacity() == queue_size);
+  for (int round = 0; round < 4; ++round) {
+    rig.driver.offer(eight_buffers());
+
+    BOOST_TEST_REQUIRE(rig.queue.pop(rig.memory, rig.chain).value());
+
+    BOOST_TEST(rig.chain.descriptors().size() == queue_size);
+    BOOST_TEST(rig.chain.capacity() == queue_size);  // no reallocation: the storage was big enough
+    BOOST_TEST_REQUIRE(rig.queue.add_used(rig.memory, rig.chain.token(), 0).has_value());
+    BOOST_TEST_REQUIRE(rig.driver.take_used().has_value());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(reserve_keeps_what_is_stored_and_never_shrinks) {
+  split_rig rig;
+  rig.driver.offer(eight_buffers());
+  BOOST_TEST_REQUIRE(rig.queue.pop(rig.memory, rig.chain).value());
+  const std::vector<q::descriptor> before{rig.chain.descriptors().begin(), rig.chain.descriptors().end()};
+  const std::size_t capacity = rig.chain.capacity();
+
+  rig.chain.reserve(1);
+  BOOST_TEST(rig.chain.capacity() == capacity);
+  rig.chain.reserve(capacity + 100);
+
+  BOOST_TEST(rig.chain.capacity() == capacity + 100);
+  BOOST_TEST((std::vector<q::descriptor>{rig.chain.descriptors().begin(), rig.chain.descriptors().end()} == before));
+}
+
+BOOST_AUTO_TEST_CASE(longest_chain_is_the_largest_queue_size) {
+  mem::guest_memory memory = make_memory();
+  vt::split_driver small{memory, 4, guest_address{0x1000}, guest_address{0x2000}, guest_address{0x3000}};
+  vt::split_driver large{memory, 16, guest_address{0x5000}, guest_address{0x6000}, guest_address{0x7000}};
+  std::vector<q::virtqueue> queues;
+  queues.push_back(q::virtqueue::create(small.config(), 0, memory).value());
+  queues.push_back(q::virtqueue::create(large.config(), 0, memory).value());
+
+  BOOST_TEST(q::longest_chain(queues) == 16U);
+  BOOST_TEST(q::longest_chain({}) == 0U);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(chain_copies)
+
+BOOST_AUTO_TEST_CASE(a_copy_holds_the_buffers_and_not_the_spare_storage) {
+  split_rig rig;
+  rig.chain.reserve(1024);
+  const std::array b{vt::driver_buffer{.address = guest_address{buf(0)}, .length = 8},
+                     vt::driver_buffer{.address = guest_address{buf(8)}, .length = 4, .writable = true}};
+  const std::uint16_t head = rig.driver.offer(b);
+  BOOST_TEST_REQUIRE(rig.queue.pop(rig.memory, rig.chain).value());
+
+  const q::descriptor_chain copy{rig.chain};
+
+  BOOST_TEST(copy.capacity() == 2U);
+  BOOST_TEST(copy.token().id == head);
+  BOOST_TEST(copy.readable().size() == 1U);
+  BOOST_TEST(copy.writable_bytes() == 4U);
+  BOOST_TEST((std::vector<q::descriptor>{copy.descriptors().begin(), copy.descriptors().end()} ==
+              std::vector<q::descriptor>{rig.chain.descriptors().begin(), rig.chain.descriptors().end()}));
+}
+
+BOOST_AUTO_TEST_CASE(assigning_a_chain_reuses_the_target_storage_and_grows_it_when_short) {
+  split_rig rig;
+  rig.driver.offer(eight_buffers());
+  BOOST_TEST_REQUIRE(rig.queue.pop(rig.memory, rig.chain).value());
+  q::descriptor_chain big;
+  big.reserve(64);
+  q::descriptor_chain small;
+
+  big = rig.chain;
+  small = rig.chain;
+
+  BOOST_TEST(big.capacity() == 64U);
+  BOOST_TEST(small.capacity() == queue_size);
+  BOOST_TEST(big.descriptors().size() == queue_size);
+  BOOST_TEST(small.readable_bytes() == 64U);
+  BOOST_TEST((big.token() == rig.chain.token()));
+  const q::descriptor_chain& self = big;
+  big = self;
+  BOOST_TEST(big.descriptors().size() == queue_size);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
