@@ -225,32 +225,58 @@ struct fast_stop {
   std::uint16_t id = 0;
 };
 
-/// The hot loop of a packed walk: takes consecutive slots from `slot` up to `run_end` while each is the plain case:
-/// not INDIRECT, and its buffer appended by build_state::try_add. Out of line and without calls, with the state
-/// copied in and out, so that all of it lives in registers.
-[[gnu::noinline]] auto fast_walk(std::byte* slot, std::byte* run_end, detail::build_state& state) noexcept
-    -> fast_stop {
-  detail::build_state s = state;
-  fast_stop stop;
+/// How a phase of a fast walk ended: at a descriptor for the checked path (or the run's end), at the chain's end,
+/// or (the readable phase) at the first writable descriptor.
+enum class phase_end : std::uint8_t { checked, done, writable };
+
+/// One phase of fast_walk: takes consecutive slots from `slot` up to `run_end` while each descriptor is plain and of
+/// the phase's direction, adding its length to the phase's sum. `slot` is left where it stopped; `id` is the buffer
+/// id when the chain ended.
+template <bool Writable>
+[[gnu::always_inline]] inline auto packed_phase(std::byte*& slot, std::byte* run_end, detail::build_state& s,
+                                                std::uint16_t& id) noexcept -> phase_end {
   for (;;) {
     const detail::raw_descriptor d = detail::descriptor_table::load(slot);
     const std::uint16_t flags = d.word7;
-    if ((flags & desc_f_indirect) != 0 || !s.try_add(d.addr, d.len, (flags & desc_f_write) != 0)) [[unlikely]] {
-      stop = {.slot = slot};
-      break;
+    const auto kind = static_cast<std::uint16_t>(flags & (desc_f_indirect | desc_f_write));
+    if (kind != (Writable ? desc_f_write : 0U)) [[unlikely]] {
+      return !Writable && kind == desc_f_write ? phase_end::writable : phase_end::checked;
     }
+    if (!s.try_add(d.addr, d.len, Writable)) [[unlikely]] {
+      return phase_end::checked;
+    }
+    (Writable ? s.writable_bytes : s.readable_bytes) += d.len;
     if ((flags & desc_f_next) == 0) {
-      stop = {.slot = slot, .done = true, .id = d.word6};
-      break;
+      id = d.word6;
+      return phase_end::done;
     }
     slot += descriptor_size;
     if (slot == run_end) [[unlikely]] {
-      stop = {.slot = slot};
-      break;
+      return phase_end::checked;
     }
   }
+}
+
+/// The hot loop of a packed walk: takes consecutive slots from `slot` up to `run_end` while each is the plain case:
+/// not INDIRECT, and its buffer appended by build_state::try_add. Two phases, the readable buffers and then the
+/// writable ones, as in the split walk (the direction rule is where the code is; one byte sum a phase). Out of line
+/// and without calls, with the state copied in and out, so that all of it lives in registers.
+[[gnu::noinline]] auto fast_walk(std::byte* slot, std::byte* run_end, detail::build_state& state) noexcept
+    -> fast_stop {
+  detail::build_state s = state;
+  std::uint16_t id = 0;
+  phase_end e = phase_end::writable;
+  if (s.readable_end == nullptr) {
+    e = packed_phase<false>(slot, run_end, s, id);
+  }
+  if (e == phase_end::writable) {
+    if (s.readable_end == nullptr) {
+      s.readable_end = s.next;  // where the first writable buffer goes (here or on the checked path)
+    }
+    e = packed_phase<true>(slot, run_end, s, id);
+  }
   state = s;
-  return stop;
+  return {.slot = slot, .done = e == phase_end::done, .id = id};
 }
 
 /// Walks the chain whose head is at `start` (its flags, read once with acquire, are `head_flags`) into `b`: at
@@ -317,7 +343,7 @@ template <class Cursor>
   ring_walk w = ring.direct() ? walk_ring<direct_cursor>(ring, b, shape, start, wrap, head_flags)
                               : walk_ring<indexed_cursor>(ring, b, shape, start, wrap, head_flags);
   if (w.error == errc{} && w.id) [[likely]] {
-    w.error = b.finish();  // an error here still leaves the id to return, as one found by the walk
+    b.finish();
   }
   return w;
 }

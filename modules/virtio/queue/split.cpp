@@ -27,36 +27,62 @@ struct fast_stop {
   bool done = false;
 };
 
-/// The hot loop of a split walk: follows NEXT from `index` through the `count` descriptors at `host` (a direct
-/// table) while each is the plain case: not INDIRECT, and its buffer appended by build_state::try_add. Out of line
-/// and without calls, with the state copied in and out, so that all of it lives in registers.
-[[gnu::noinline]] auto fast_walk(std::byte* host, std::uint32_t count, std::uint32_t index,
-                                 detail::build_state& state) noexcept -> fast_stop {
-  detail::build_state s = state;
-  // Byte offsets into the table rather than indices: the next descriptor's address is one shift and mask of the
-  // loaded word away, the shortest dependency from one descriptor's load to the next.
-  const std::uint64_t end = std::uint64_t{count} * descriptor_size;
-  std::uint64_t at = std::uint64_t{index} * descriptor_size;
-  bool done = false;
+/// How a phase of a fast walk ended: at a descriptor for the checked path (or a next index past the table), at the
+/// chain's end, or (the readable phase) at the first writable descriptor.
+enum class phase_end : std::uint8_t { checked, done, writable };
+
+/// One phase of fast_walk: follows NEXT from byte offset `at` while each descriptor is plain and of the phase's
+/// direction, adding its length to the phase's sum. `at` is left at the descriptor it stopped at (or the bad next).
+template <bool Writable>
+[[gnu::always_inline]] inline auto split_phase(std::byte* host, std::uint64_t end, std::uint64_t& at,
+                                               detail::build_state& s) noexcept -> phase_end {
   for (;;) {
     const detail::raw_descriptor d = detail::descriptor_table::load(host + at);
     const std::uint16_t flags = d.word6;
-    if ((flags & desc_f_indirect) != 0 || !s.try_add(d.addr, d.len, (flags & desc_f_write) != 0)) [[unlikely]] {
-      break;
+    const auto kind = static_cast<std::uint16_t>(flags & (desc_f_indirect | desc_f_write));
+    if (kind != (Writable ? desc_f_write : 0U)) [[unlikely]] {
+      return !Writable && kind == desc_f_write ? phase_end::writable : phase_end::checked;
     }
+    if (!s.try_add(d.addr, d.len, Writable)) [[unlikely]] {
+      return phase_end::checked;
+    }
+    (Writable ? s.writable_bytes : s.readable_bytes) += d.len;
     if ((flags & desc_f_next) == 0) {
-      done = true;
-      break;
+      return phase_end::done;
     }
     // No visited count: every descriptor visited was added, and the builder refuses the one after the limit-th
     // (errc::chain_too_long, on the checked path), so a loop ends there.
     at = std::uint64_t{d.word7} * descriptor_size;
     if (at >= end) [[unlikely]] {
-      break;
+      return phase_end::checked;
     }
   }
+}
+
+/// The hot loop of a split walk: follows NEXT from `index` through the `count` descriptors at `host` (a direct
+/// table) while each is the plain case: not INDIRECT, and its buffer appended by build_state::try_add. Two phases,
+/// the readable buffers and then the writable ones, so that the direction rule is where the code is (a readable
+/// buffer in the second phase goes to the checked path, which refuses it) and each phase adds to one byte sum. Out
+/// of line and without calls, with the state copied in and out, so that all of it lives in registers. Byte offsets
+/// into the table rather than indices: the next descriptor's address is one shift and mask of the loaded word away,
+/// the shortest dependency from one descriptor's load to the next.
+[[gnu::noinline]] auto fast_walk(std::byte* host, std::uint32_t count, std::uint32_t index,
+                                 detail::build_state& state) noexcept -> fast_stop {
+  detail::build_state s = state;
+  const std::uint64_t end = std::uint64_t{count} * descriptor_size;
+  std::uint64_t at = std::uint64_t{index} * descriptor_size;
+  phase_end e = phase_end::writable;
+  if (s.readable_end == nullptr) {
+    e = split_phase<false>(host, end, at, s);
+  }
+  if (e == phase_end::writable) {
+    if (s.readable_end == nullptr) {
+      s.readable_end = s.next;  // where the first writable buffer goes (here or on the checked path)
+    }
+    e = split_phase<true>(host, end, at, s);
+  }
   state = s;
-  return {.index = static_cast<std::uint32_t>(at / descriptor_size), .done = done};
+  return {.index = static_cast<std::uint32_t>(at / descriptor_size), .done = e == phase_end::done};
 }
 
 auto walk_indirect(detail::chain_builder& b, const detail::raw_descriptor& d, std::uint16_t queue_size) -> errc;
@@ -155,7 +181,8 @@ auto walk_chain(const memory::guest_memory& memory, memory::guest_address table_
   if (e != errc{}) [[unlikely]] {
     return e;
   }
-  return b.finish();
+  b.finish();
+  return errc{};
 }
 
 }  // namespace

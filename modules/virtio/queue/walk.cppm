@@ -114,14 +114,19 @@ class descriptor_table {
 };
 
 /// The part of a chain builder's state that a fast walk (fast_walk in split.cpp and packed.cpp) works on: where the
-/// next buffer goes, the end of the usable storage, and the cached region.
+/// next buffer goes, the end of the usable storage, the cached region, where the readable part ends (null until the
+/// first writable buffer) and the byte sums.
 struct build_state {
   descriptor* next = nullptr;
   descriptor* end = nullptr;  // min(limit, the storage's capacity) entries from the storage's start
   region_bounds cache;
+  descriptor* readable_end = nullptr;
+  std::uint64_t readable_bytes = 0;
+  std::uint64_t writable_bytes = 0;
 
   /// Appends a buffer when that is the plain case — room without growing, inside the cached region — and returns
   /// true; otherwise changes nothing and returns false (the caller then takes the buffer through chain_builder::add).
+  /// The direction rule, readable_end and the sums are the caller's: a fast walk keeps them by the phase it is in.
   [[nodiscard, gnu::always_inline]] inline auto try_add(std::uint64_t addr, std::uint32_t len, bool writable) noexcept
       -> bool {
     if (next == end || !cache.holds(addr, len)) [[unlikely]] {
@@ -134,9 +139,9 @@ struct build_state {
   }
 };
 
-/// Checks buffers and writes them into a chain's storage: the chain's length limit and guest memory bounds as each
-/// is added, direction order when the walk ends (finish). The count is published to the chain once, by finish();
-/// until then the chain stays as reset made it (so a walk that fails leaves it empty).
+/// Checks buffers and writes them into a chain's storage: direction order, the chain's length limit and guest memory
+/// bounds as each is added. The counts and sums are published to the chain once, by finish(); until then the chain
+/// stays as reset made it (so a walk that fails leaves it empty).
 ///
 /// A walk's hot loop is a function of its own (fast_walk), without calls, that takes the plain descriptors through
 /// build_state::try_add with all its state in registers; whatever is not plain (an indirect table, a buffer outside
@@ -168,9 +173,12 @@ class chain_builder {
     return found.inside;
   }
 
-  /// Appends a buffer, or returns why it cannot be: errc::chain_too_long, errc::descriptor_out_of_memory. errc{}
-  /// on success.
+  /// Appends a buffer, or returns why it cannot be: errc::readable_after_writable, errc::chain_too_long,
+  /// errc::descriptor_out_of_memory. errc{} on success.
   [[nodiscard]] inline auto add(std::uint64_t addr, std::uint32_t len, bool writable) -> errc {
+    if (!writable && state_.readable_end != nullptr) {
+      return errc::readable_after_writable;
+    }
     if (state_.next == state_.end) {
       // One comparison for two limits: the chain's length limit and the storage's capacity.
       const auto count = static_cast<std::size_t>(state_.next - chain_->storage_.data());
@@ -185,6 +193,10 @@ class chain_builder {
       return errc::descriptor_out_of_memory;
     }
     // SAFETY: next < end ≤ the end of the chain's storage, which nothing else touches during the walk.
+    if (writable && state_.readable_end == nullptr) {
+      state_.readable_end = state_.next;
+    }
+    (writable ? state_.writable_bytes : state_.readable_bytes) += len;
     *state_.next = {.address = memory::guest_address{addr}, .length = len, .writable = writable};
     ++state_.next;
     return errc{};
@@ -193,30 +205,14 @@ class chain_builder {
   /// The state a fast walk works on.
   [[nodiscard]] inline auto state() noexcept -> build_state& { return state_; }
 
-  /// The end of a walk that found no other error: checks that no readable buffer follows a writable one
-  /// (errc::readable_after_writable, the chain left empty) and publishes the buffers added as the chain's.
-  /// The direction rule and the byte sums are a pass of their own rather than a test per buffer in the walk.
-  [[nodiscard, gnu::always_inline]] inline auto finish() noexcept -> errc {
+  /// Publishes the buffers added as the chain's: the end of a walk that succeeded.
+  [[gnu::always_inline]] inline void finish() noexcept {
     const descriptor* const base = chain_->storage_.data();
-    const descriptor* const end = state_.next;
-    std::uint64_t readable_bytes = 0;
-    std::uint64_t writable_bytes = 0;
-    const descriptor* d = base;
-    for (; d != end && !d->writable; ++d) {
-      readable_bytes += d->length;
-    }
-    const descriptor* const readable_end = d;
-    for (; d != end; ++d) {
-      if (!d->writable) [[unlikely]] {
-        return errc::readable_after_writable;
-      }
-      writable_bytes += d->length;
-    }
-    chain_->size_ = static_cast<std::size_t>(end - base);
+    const descriptor* const readable_end = state_.readable_end != nullptr ? state_.readable_end : state_.next;
+    chain_->size_ = static_cast<std::size_t>(state_.next - base);
     chain_->readable_count_ = static_cast<std::size_t>(readable_end - base);
-    chain_->readable_bytes_ = readable_bytes;
-    chain_->writable_bytes_ = writable_bytes;
-    return errc{};
+    chain_->readable_bytes_ = state_.readable_bytes;
+    chain_->writable_bytes_ = state_.writable_bytes;
   }
 
   [[nodiscard]] inline auto memory() const noexcept -> const memory::guest_memory& { return *memory_; }
