@@ -141,12 +141,16 @@ void muxer::queue_reset(const header& to) {
     metrics_->resets_dropped.add();
     return;
   }
+  // The reset names the packet's own type, unless that is no socket type at all (a guest's garbage): then stream,
+  // the type every device supports (as Firecracker does), never a value the guest's driver cannot parse.
+  const std::uint16_t type =
+      to.type == socket_type::stream || to.type == socket_type::seqpacket ? to.type : socket_type::stream;
   resets_.push_back(header{.src_cid = host_cid,
                            .dst_cid = config_.guest_cid,
                            .src_port = to.dst_port,
                            .dst_port = to.src_port,
                            .len = 0,
-                           .type = to.type,
+                           .type = type,
                            .op = op::rst,
                            .flags = 0,
                            .buf_alloc = 0,
