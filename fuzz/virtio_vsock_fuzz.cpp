@@ -194,19 +194,22 @@ void guest_packet(input& in, rig& r) {
 
   // The guest's model follows what the device will accept as this connection's credit information.
   const std::uint64_t k = rig::key(h.dst_port, h.src_port);
-  const auto* before = r.mux->find(h.dst_port, h.src_port);
+  // The connection's state before the packet, read now: handling the packet may close and free the connection.
+  std::optional<vs::connection_state> before;
+  if (const auto* c = r.mux->find(h.dst_port, h.src_port); c != nullptr) {
+    before = c->state();
+  }
   const bool accepted = header_bytes == vs::header_size && h.src_cid == guest_cid && h.dst_cid == vs::host_cid &&
                         h.len == len && vs::check_type_and_op(h, true).has_value();
   r.mux->handle_tx(r.memory, r.chain);
   if (!accepted) {
     return;
   }
-  if (before == nullptr) {
+  if (!before) {
     if (h.op == vs::op::request && r.mux->find(h.dst_port, h.src_port) != nullptr) {
       r.models[k] = model{.received = 0, .buf_alloc = h.buf_alloc, .fwd_cnt = h.fwd_cnt, .reset = false};
     }
-  } else if (before->state() == vs::connection_state::connecting ||
-             before->state() == vs::connection_state::established) {
+  } else if (*before == vs::connection_state::connecting || *before == vs::connection_state::established) {
     auto& m = r.models[k];
     m.buf_alloc = h.buf_alloc;
     m.fwd_cnt = h.fwd_cnt;
